@@ -1,0 +1,15 @@
+"""Shared core of every construction env: kernel protocol, Gymnasium faces, exact DP."""
+
+from ips_envs.core.env import ConstructionEnv
+from ips_envs.core.exact import exact_outcome_distribution
+from ips_envs.core.kernel import INVALID_OUTCOME, Kernel, State
+from ips_envs.core.vector_env import ConstructionVectorEnv
+
+__all__ = [
+    "INVALID_OUTCOME",
+    "ConstructionEnv",
+    "ConstructionVectorEnv",
+    "Kernel",
+    "State",
+    "exact_outcome_distribution",
+]

@@ -1,0 +1,120 @@
+"""The single-copy Gymnasium face of a construction kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from ips_envs.core import enumeration
+from ips_envs.core.face import RENDER_MODES, KernelFace
+from ips_envs.core.kernel import INVALID_OUTCOME, State
+
+
+class ConstructionEnv(KernelFace, gym.Env):
+    """One construction episode at a time (a kernel with N = 1).
+
+    Contract shared by every ``IPS/`` env:
+
+    * ``action_space`` is ``Discrete(n)``; :meth:`action_masks` and ``info["action_mask"]`` give the legal
+      actions (bool) after reset and every step (all False once the episode has ended);
+    * rewards are terminal only; at termination ``info["outcome"]`` (canonical str key) and
+      ``info["valid"]`` (bool) are set;
+    * a masked-out action ends the episode with reward 0, ``info["valid"] = False`` and
+      ``info["invalid_action"] = True`` (or raises ValueError when ``strict=True``);
+    * ``reset(options={"task": {...}})`` sets the task; without it the fixed ``task=`` or a task sampled
+      with the reset seed is used; :attr:`task` is the current task dict.
+    """
+
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 4}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        task: Mapping[str, Any] | None = None,
+        strict: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._init_face(render_mode, task, strict, kwargs)
+        self.action_space = spaces.Discrete(self.kernel.n_actions)
+        self.observation_space = self.kernel.observation_space
+        self._state: State | None = None
+        self._task: dict[str, Any] | None = None
+        self._mask = np.zeros(self.kernel.n_actions, dtype=bool)
+        self._done = True
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """The current task (JSON-able dict); call :meth:`reset` first."""
+        if self._task is None:
+            raise RuntimeError("no task yet: call reset() first")
+        return self._task
+
+    def reset(
+        self, *, seed: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = self._check_options(options)
+        if "tasks" in options or "reset_mask" in options:
+            raise ValueError("options 'tasks' and 'reset_mask' are for vector envs; use options={'task': {...}}")
+        self._task = self._choose_task(self.np_random, options.get("task"))
+        self._state = self.kernel.initial_state([self._task])
+        self._done = False
+        self._mask = self.kernel.legal_actions(self._state)[0]
+        return self.kernel.observe(self._state)[0], {"action_mask": self._mask.copy()}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        if self._done:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        a = int(action)
+        if not 0 <= a < self.kernel.n_actions:
+            raise ValueError(f"action {action!r} is outside Discrete({self.kernel.n_actions})")
+        if not self._mask[a]:
+            if self.strict:
+                raise self._illegal(a, self._mask)
+            self._done = True
+            self._mask = np.zeros_like(self._mask)
+            info = {"action_mask": self._mask.copy(), "outcome": INVALID_OUTCOME, "valid": False,
+                    "invalid_action": True}
+            return self.kernel.observe(self._state)[0], 0.0, True, False, info
+        terminated = bool(self.kernel.apply(self._state, np.array([a]))[0])
+        obs = self.kernel.observe(self._state)[0]
+        reward = 0.0
+        info: dict[str, Any] = {}
+        if terminated:
+            keys, rewards, valid = self.kernel.outcomes(self._state)
+            reward = float(rewards[0])
+            info.update(outcome=keys[0], valid=bool(valid[0]), invalid_action=False)
+            self._done = True
+            self._mask = np.zeros_like(self._mask)
+        else:
+            self._mask = self.kernel.legal_actions(self._state)[0]
+        info["action_mask"] = self._mask.copy()
+        return obs, reward, terminated, False, info
+
+    def action_masks(self) -> np.ndarray:
+        """Bool array of legal actions (sb3-contrib's MaskablePPO convention)."""
+        return self._mask.copy()
+
+    def admissible_outcomes(self) -> frozenset[str]:
+        """Outcome keys with positive reward for the current task."""
+        return enumeration.admissible_outcomes(self.kernel, self.task)
+
+    def target_distribution(self) -> dict[str, float]:
+        """Reward-proportional outcome distribution of the current task (sums to 1)."""
+        return enumeration.target_distribution(self.kernel, self.task)
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'")
+            return None
+        if self._state is None:
+            raise RuntimeError("call reset() before render()")
+        if self.render_mode == "ansi":
+            return self.kernel.render_ansi(self._state, self.task)
+        return self.kernel.render_rgb(self._state, self.task)

@@ -1,0 +1,89 @@
+"""Exact terminal-outcome distribution of a policy, by dynamic programming over the state graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ips_envs.core.kernel import INVALID_OUTCOME, take
+
+PolicyProbs = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``(observations [M, ...], masks [M, A]) -> action probabilities [M, A]``."""
+
+
+def _merge(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique rows of ``keys`` (first index of each) and the summed weights per unique row."""
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return first, np.bincount(inverse.reshape(-1), weights=weights, minlength=len(first))
+
+
+def exact_outcome_distribution(
+    env: Any,
+    policy_probs: PolicyProbs,
+    task: Mapping[str, Any] | None = None,
+    max_states: int = 2_000_000,
+) -> dict[str, float]:
+    """The exact probability of every terminal outcome when ``policy_probs`` acts in ``env``.
+
+    The states reachable from the start of ``task`` (default: the env's current task) are expanded
+    layer by layer (one layer per step); equal states are merged, so the cost is the number of distinct
+    reachable states, each evaluated once by one batched ``policy_probs`` call per layer.
+
+    Probability that the policy puts on masked-out actions is reported under
+    :data:`~ips_envs.core.kernel.INVALID_OUTCOME` (an episode that ends on an invalid action).
+
+    Args:
+        env: an ``IPS/`` env (wrapped or not) built on a :class:`~ips_envs.core.kernel.Kernel`.
+        policy_probs: maps a batch of observations and bool masks to action probabilities.
+        task: the task to evaluate; default ``env.unwrapped.task``.
+        max_states: refuse (RuntimeError) when a layer holds more distinct states than this.
+
+    Returns:
+        dict outcome key -> probability; the values sum to 1 up to rounding.
+    """
+    base = env.unwrapped
+    kernel = getattr(base, "kernel", None)
+    if kernel is None:
+        raise TypeError(f"{type(base).__name__} is not an ips_envs construction env (no .kernel)")
+    task = base.task if task is None else kernel.validate_task(task)
+    layer = kernel.initial_state([task])
+    mass = np.ones(1)
+    totals: dict[str, float] = {}
+
+    def add(key: str, p: float) -> None:
+        totals[key] = totals.get(key, 0.0) + p
+
+    for _ in range(kernel.max_length + 1):
+        if len(mass) == 0:
+            break
+        if len(mass) > max_states:
+            raise RuntimeError(f"{len(mass)} distinct states in one layer exceeds max_states={max_states}")
+        masks = kernel.legal_actions(layer)
+        probs = np.asarray(policy_probs(kernel.observe(layer), masks), dtype=np.float64)
+        if probs.shape != masks.shape:
+            raise ValueError(f"policy_probs returned shape {probs.shape}, expected {masks.shape}")
+        lost = float((mass * np.where(masks, 0.0, probs).sum(axis=1)).sum())
+        if lost > 0:
+            add(INVALID_OUTCOME, lost)
+        rows, acts = np.nonzero(masks & (probs > 0))
+        children = take(layer, rows)
+        weights = mass[rows] * probs[rows, acts]
+        ended = kernel.apply(children, acts)
+        if ended.any():
+            keys, _, _ = kernel.outcomes(take(children, np.flatnonzero(ended)))
+            uniq, inverse = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+            for key, p in zip(uniq, np.bincount(inverse, weights=weights[ended]), strict=True):
+                add(str(key), float(p))
+        live = np.flatnonzero(~ended)
+        if len(live) == 0:
+            layer, mass = children, np.zeros(0)
+            break
+        children = take(children, live)
+        first, mass = _merge(kernel.state_keys(children), weights[live])
+        layer = take(children, first)
+    else:
+        if len(mass):
+            raise RuntimeError(f"episodes still running after max_length={kernel.max_length} steps")
+    return totals

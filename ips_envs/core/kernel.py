@@ -1,0 +1,140 @@
+"""The batched construction kernel: the one place a domain's dynamics live.
+
+A kernel steps ``N`` copies of a construction process at once. Its state is a :data:`State`: a dict of
+numpy arrays that all share the leading batch dimension ``N`` (the partial objects *and* the per-row
+task encodings, so rows with different tasks can be stepped together). The single-env and vector-env
+Gymnasium faces (:mod:`ips_envs.core.env`, :mod:`ips_envs.core.vector_env`) and the exact dynamic
+programme (:mod:`ips_envs.core.exact`) are generated from this one protocol, so they cannot drift apart.
+
+Masks are always computed from the state, never stored.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+State = dict[str, np.ndarray]
+"""Batched kernel state: field name -> array with leading dimension N."""
+
+INVALID_OUTCOME = "<invalid>"
+"""Outcome key reported when an episode ends on a masked-out action."""
+
+
+def take(state: State, idx: np.ndarray) -> State:
+    """Rows ``idx`` of a batched state (a copy)."""
+    return {k: v[idx] for k, v in state.items()}
+
+
+def put(state: State, idx: np.ndarray, rows: State) -> None:
+    """Write ``rows`` back into ``state`` at ``idx`` (in place)."""
+    for k, v in rows.items():
+        state[k][idx] = v
+
+
+def concat(states: Sequence[State]) -> State:
+    """Stack several batched states along the batch dimension."""
+    return {k: np.concatenate([s[k] for s in states]) for k in states[0]}
+
+
+def batch_size(state: State) -> int:
+    """Number of rows N in a batched state."""
+    return len(next(iter(state.values())))
+
+
+def row_bytes(state: State, fields: Sequence[str] | None = None) -> np.ndarray:
+    """A ``uint8`` matrix ``[N, B]`` whose rows are equal exactly when the states are equal."""
+    names = sorted(state) if fields is None else fields
+    n = batch_size(state)
+    parts = [np.ascontiguousarray(state[k]).reshape(n, -1).view(np.uint8) for k in names]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0), np.uint8)
+
+
+def check_fields(task: Mapping[str, Any], allowed: Sequence[str], domain: str) -> None:
+    """Raise ValueError naming any field of ``task`` that the domain does not know."""
+    if not isinstance(task, Mapping):
+        raise ValueError(f"{domain} task must be a dict, got {type(task).__name__}: {task!r}")
+    unknown = sorted(set(task) - set(allowed))
+    if unknown:
+        raise ValueError(f"{domain} task has unknown field(s) {unknown}; expected only {sorted(allowed)}")
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """Validate an integer argument, naming it and the expected range on failure."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {rng}, got {value}")
+    return int(value)
+
+
+class Kernel(ABC):
+    """Batched dynamics, tasks, outcomes and rewards of one construction domain.
+
+    Subclasses set, in ``__init__``:
+
+    * ``n_actions``: size of the ``Discrete`` action space (a stop action, where the domain has one, is last);
+    * ``max_length``: the largest number of steps any episode can take;
+    * ``observation_space``: a ``Box`` for one row of :meth:`observe`;
+    * ``unique_paths``: True when every outcome has exactly one construction path under the masks.
+    """
+
+    domain: str = "construction"
+    n_actions: int
+    max_length: int
+    observation_space: spaces.Box
+    unique_paths: bool = False
+
+    # ----------------------------------------------------------------- tasks
+    def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw a task from the domain's task distribution (JSON-able dict)."""
+        return {}
+
+    def validate_task(self, task: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the normalised task dict, or raise ValueError naming the bad field."""
+        check_fields(task, [], self.domain)
+        return {}
+
+    # ------------------------------------------------------------- dynamics
+    @abstractmethod
+    def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
+        """Start states for ``len(tasks)`` rows; ``tasks`` are already validated."""
+
+    @abstractmethod
+    def legal_actions(self, state: State) -> np.ndarray:
+        """Bool ``[N, n_actions]``: which actions are legal in each (non-terminal) row."""
+
+    @abstractmethod
+    def apply(self, state: State, actions: np.ndarray) -> np.ndarray:
+        """Apply legal ``actions`` in place; return bool ``[N]``, True where the episode ended."""
+
+    @abstractmethod
+    def observe(self, state: State) -> np.ndarray:
+        """Float32 observations ``[N, *observation_space.shape]``."""
+
+    @abstractmethod
+    def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """For terminal rows: canonical outcome keys, float rewards ``[N]`` and bool validity ``[N]``."""
+
+    def state_keys(self, state: State) -> np.ndarray:
+        """Byte rows identifying each state (used to merge equal states in the exact DP)."""
+        return row_bytes(state)
+
+    # ---------------------------------------------------------- enumeration
+    def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float] | None:
+        """Every outcome with positive reward and its reward, or None when not enumerable."""
+        return None
+
+    # -------------------------------------------------------------- renders
+    @abstractmethod
+    def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:
+        """Text drawing of row 0 of ``state`` with its task."""
+
+    @abstractmethod
+    def render_rgb(self, state: State, task: Mapping[str, Any]) -> np.ndarray:
+        """``uint8 [H, W, 3]`` picture of row 0 of ``state`` with its task."""

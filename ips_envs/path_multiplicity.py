@@ -1,0 +1,148 @@
+"""IPS/PathMultiplicity-v0: two equally rewarded outcomes, one reachable by many more paths.
+
+## Description
+The toy of the paper's Section 6. A monotone lattice walk of ``length`` moves starts at (0, 0); each move
+goes right (x + 1) or up (y + 1). Only walks that end at ``A = (a_right, length - a_right)`` or at
+``B = (b_right, length - b_right)`` are allowed (the masks forbid any move after which neither end can be
+reached), so every episode ends in outcome ``"A"`` or ``"B"``. The number of distinct action paths to an end
+with ``k`` right moves is ``C(length, k)``: with the defaults (7 moves, A = (3, 4), B = (1, 6)) A has
+``C(7, 3) = 35`` paths and B has ``C(7, 1) = 7``. Both rewards are 1, so the reward-proportional target
+is 50/50, while trajectory-level methods drift towards A, the outcome with more paths.
+
+## Action space
+``Discrete(2)``: 0 = right, 1 = up. There is no stop action: the episode ends after ``length`` moves.
+
+## Observation space
+``Box(0, 1, (2 * (length + 1),), float32)``: one-hot of x followed by one-hot of y.
+
+## Rewards
+``reward_a`` for A and ``reward_b`` for B (both 1.0 by default), at the last step; 0 before.
+
+## Starting state
+(0, 0). There is no task distribution: the task dict is always ``{}``.
+
+## Episode end
+After exactly ``length`` moves (``info["outcome"]`` is ``"A"`` or ``"B"``), or on a masked-out action.
+
+## Arguments
+``length`` (7), ``a_right`` (3), ``b_right`` (1), ``reward_a`` (1.0), ``reward_b`` (1.0), plus the common
+``render_mode``, ``task``, ``strict``.
+
+## Version history
+* v0: initial release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from math import comb
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from ips_envs.core import raster
+from ips_envs.core.env import ConstructionEnv
+from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.vector_env import ConstructionVectorEnv
+
+
+class PathMultiplicityKernel(Kernel):
+    """Batched lattice walks; state fields ``x`` and ``y`` (int16 [N])."""
+
+    domain = "PathMultiplicity"
+
+    def __init__(
+        self, length: int = 7, a_right: int = 3, b_right: int = 1, reward_a: float = 1.0, reward_b: float = 1.0
+    ) -> None:
+        self.length = check_int("length", length, 1, 200)
+        self.a_right = check_int("a_right", a_right, 0, self.length)
+        self.b_right = check_int("b_right", b_right, 0, self.length)
+        if self.a_right == self.b_right:
+            raise ValueError(f"a_right and b_right must differ, both are {a_right}")
+        for name, value in (("reward_a", reward_a), ("reward_b", reward_b)):
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        self.rewards = {"A": float(reward_a), "B": float(reward_b)}
+        self.ends = np.array([self.a_right, self.b_right])
+        self.n_actions = 2
+        self.max_length = self.length
+        self.observation_space = spaces.Box(0.0, 1.0, (2 * (self.length + 1),), np.float32)
+
+    def path_counts(self) -> dict[str, int]:
+        """Number of distinct action sequences that end in A and in B: ``C(length, k)``."""
+        return {"A": comb(self.length, self.a_right), "B": comb(self.length, self.b_right)}
+
+    def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
+        n = len(tasks)
+        return {"x": np.zeros(n, np.int16), "y": np.zeros(n, np.int16)}
+
+    def _reachable(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether some end (k right moves) is still reachable from (x, y)."""
+        ends = self.ends[None, :]
+        return np.any((x[:, None] <= ends) & (y[:, None] <= self.length - ends), axis=1)
+
+    def legal_actions(self, state: State) -> np.ndarray:
+        x, y = state["x"], state["y"]
+        running = x + y < self.length
+        right = running & self._reachable(x + 1, y)
+        up = running & self._reachable(x, y + 1)
+        return np.stack([right, up], axis=1)
+
+    def apply(self, state: State, actions: np.ndarray) -> np.ndarray:
+        state["x"] += (actions == 0).astype(np.int16)
+        state["y"] += (actions == 1).astype(np.int16)
+        return state["x"] + state["y"] >= self.length
+
+    def observe(self, state: State) -> np.ndarray:
+        n = len(state["x"])
+        obs = np.zeros((n, 2 * (self.length + 1)), np.float32)
+        obs[np.arange(n), state["x"]] = 1.0
+        obs[np.arange(n), self.length + 1 + state["y"]] = 1.0
+        return obs
+
+    def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
+        is_a = state["x"] == self.a_right
+        keys = np.where(is_a, "A", "B").tolist()
+        rewards = np.where(is_a, self.rewards["A"], self.rewards["B"])
+        return keys, rewards, np.ones(len(keys), dtype=bool)
+
+    def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float]:
+        return dict(self.rewards)
+
+    def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:
+        x, y = int(state["x"][0]), int(state["y"][0])
+        a, b = (self.a_right, self.length - self.a_right), (self.b_right, self.length - self.b_right)
+        lines = [f"PathMultiplicity: step {x + y}/{self.length} at ({x},{y}); A={a} ({self.path_counts()['A']} "
+                 f"paths), B={b} ({self.path_counts()['B']} paths)"]
+        for row in range(self.length, -1, -1):
+            chars = []
+            for col in range(self.length + 1):
+                chars.append("@" if (col, row) == (x, y) else "A" if (col, row) == a else "B" if (col, row) == b
+                             else "." if col + row <= self.length else " ")
+            lines.append(" ".join(chars).rstrip())
+        return "\n".join(lines) + "\n"
+
+    def render_rgb(self, state: State, task: Mapping[str, Any]) -> np.ndarray:
+        px = 20
+        side = (self.length + 1) * px
+        img = raster.canvas(side, side)
+        for col in range(self.length + 1):
+            for row in range(self.length + 1 - col):
+                raster.disc(img, ((self.length - row + 0.5) * px, (col + 0.5) * px), 2, raster.GREY)
+        for k, color in ((self.a_right, raster.GREEN), (self.b_right, raster.ORANGE)):
+            raster.disc(img, ((self.length - (self.length - k) + 0.5) * px, (k + 0.5) * px), px / 3, color)
+        x, y = int(state["x"][0]), int(state["y"][0])
+        raster.disc(img, ((self.length - y + 0.5) * px, (x + 0.5) * px), px / 4, raster.RED)
+        return img
+
+
+class PathMultiplicityEnv(ConstructionEnv):
+    __doc__ = __doc__
+    kernel_class = PathMultiplicityKernel
+
+
+class PathMultiplicityVectorEnv(ConstructionVectorEnv):
+    """Batched ``IPS/PathMultiplicity-v0`` (see :class:`PathMultiplicityEnv`)."""
+
+    kernel_class = PathMultiplicityKernel
