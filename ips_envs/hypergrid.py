@@ -98,7 +98,7 @@ class HyperGridKernel(Kernel):
         self.R = (float(R0), float(R1), float(R2))
         self.reward = reward
         self.canonical_order = bool(canonical_order)
-        self.unique_paths = self.canonical_order
+        self.unique_paths = self.canonical_order or self.ndim == 1
         self.n_actions = self.ndim + 1
         self.max_length = self.ndim * (self.height - 1) + 1
         size = self.ndim * self.height + (self.ndim if self.canonical_order else 0)

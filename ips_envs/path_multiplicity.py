@@ -2,15 +2,20 @@
 
 ## Description
 The toy of the paper's Section 6. A monotone lattice walk of ``length`` moves starts at (0, 0); each move
-goes right (x + 1) or up (y + 1). Only walks that end at ``A = (a_right, length - a_right)`` or at
-``B = (b_right, length - b_right)`` are allowed (the masks forbid any move after which neither end can be
-reached), so every episode ends in outcome ``"A"`` or ``"B"``. The number of distinct action paths to an end
-with ``k`` right moves is ``C(length, k)``: with the defaults (7 moves, A = (3, 4), B = (1, 6)) A has
-``C(7, 3) = 35`` paths and B has ``C(7, 1) = 7``. Both rewards are 1, so the reward-proportional target
-is 50/50, while trajectory-level methods drift towards A, the outcome with more paths.
+goes right (x + 1) or up (y + 1). The walk ends at ``(k, length - k)``; the two rewarded ends are
+``A = (a_right, length - a_right)`` and ``B = (b_right, length - b_right)``, every other end has reward 0
+(outcome key ``"x,y"``, ``info["valid"] = False``). The number of distinct action paths to an end with
+``k`` right moves is ``C(length, k)``: with the defaults (7 moves, A = (3, 4), B = (1, 6)) A has
+``C(7, 3) = 35`` paths and B has ``C(7, 1) = 7`` (of 2^7 = 128 walks). Both rewards are 1, so the
+reward-proportional target is 50/50, while expected-return methods drift towards A, the outcome with more
+paths: a uniform random walk already ends in A five times as often as in B.
+With ``mask_dead_ends=True`` the masks forbid every move after which neither A nor B can be reached, so
+every episode ends in ``"A"`` or ``"B"`` (35 + 7 = 42 walks); all rewards are then equal and GRPO's
+advantages are all zero.
 
 ## Action space
 ``Discrete(2)``: 0 = right, 1 = up. There is no stop action: the episode ends after ``length`` moves.
+Both actions are always legal unless ``mask_dead_ends=True``.
 
 ## Observation space
 ``Box(0, 1, (2 * (length + 1),), float32)``: one-hot of x followed by one-hot of y.
@@ -22,10 +27,12 @@ is 50/50, while trajectory-level methods drift towards A, the outcome with more 
 (0, 0). There is no task distribution: the task dict is always ``{}``.
 
 ## Episode end
-After exactly ``length`` moves (``info["outcome"]`` is ``"A"`` or ``"B"``), or on a masked-out action.
+After exactly ``length`` moves (``info["outcome"]`` is ``"A"``, ``"B"`` or the end ``"x,y"``), or on a
+masked-out action.
 
 ## Arguments
-``length`` (7), ``a_right`` (3), ``b_right`` (1), ``reward_a`` (1.0), ``reward_b`` (1.0), plus the common
+``length`` (7), ``a_right`` (3), ``b_right`` (1), ``reward_a`` (1.0), ``reward_b`` (1.0),
+``mask_dead_ends`` (False), plus the common
 ``render_mode``, ``task``, ``strict``.
 
 ## Version history
@@ -53,7 +60,13 @@ class PathMultiplicityKernel(Kernel):
     domain = "PathMultiplicity"
 
     def __init__(
-        self, length: int = 7, a_right: int = 3, b_right: int = 1, reward_a: float = 1.0, reward_b: float = 1.0
+        self,
+        length: int = 7,
+        a_right: int = 3,
+        b_right: int = 1,
+        reward_a: float = 1.0,
+        reward_b: float = 1.0,
+        mask_dead_ends: bool = False,
     ) -> None:
         self.length = check_int("length", length, 1, 200)
         self.a_right = check_int("a_right", a_right, 0, self.length)
@@ -65,6 +78,7 @@ class PathMultiplicityKernel(Kernel):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         self.rewards = {"A": float(reward_a), "B": float(reward_b)}
         self.ends = np.array([self.a_right, self.b_right])
+        self.mask_dead_ends = bool(mask_dead_ends)
         self.n_actions = 2
         self.max_length = self.length
         self.observation_space = spaces.Box(0.0, 1.0, (2 * (self.length + 1),), np.float32)
@@ -85,6 +99,8 @@ class PathMultiplicityKernel(Kernel):
     def legal_actions(self, state: State) -> np.ndarray:
         x, y = state["x"], state["y"]
         running = x + y < self.length
+        if not self.mask_dead_ends:
+            return np.stack([running, running], axis=1)
         right = running & self._reachable(x + 1, y)
         up = running & self._reachable(x, y + 1)
         return np.stack([right, up], axis=1)
@@ -102,10 +118,12 @@ class PathMultiplicityKernel(Kernel):
         return obs
 
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
-        is_a = state["x"] == self.a_right
-        keys = np.where(is_a, "A", "B").tolist()
-        rewards = np.where(is_a, self.rewards["A"], self.rewards["B"])
-        return keys, rewards, np.ones(len(keys), dtype=bool)
+        x, y = state["x"], state["y"]
+        is_a, is_b = x == self.a_right, x == self.b_right
+        keys = [("A" if a else "B" if b else f"{i},{j}")
+                for a, b, i, j in zip(is_a.tolist(), is_b.tolist(), x.tolist(), y.tolist(), strict=True)]
+        rewards = np.where(is_a, self.rewards["A"], np.where(is_b, self.rewards["B"], 0.0))
+        return keys, rewards, is_a | is_b
 
     def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float]:
         return dict(self.rewards)

@@ -15,22 +15,39 @@ from tests.test_hypergrid import _count_paths
 
 def test_default_path_counts_are_35_and_7():
     kernel = PathMultiplicityKernel()
-    assert _count_paths(kernel) == {"A": 35, "B": 7}
+    counts = _count_paths(kernel)
+    assert counts["A"] == 35 and counts["B"] == 7
+    assert sum(counts.values()) == 2**7
     assert kernel.path_counts() == {"A": 35, "B": 7}
+    assert _count_paths(PathMultiplicityKernel(mask_dead_ends=True)) == {"A": 35, "B": 7}
 
 
 @pytest.mark.parametrize("length,a,b", [(5, 2, 0), (6, 4, 1), (8, 3, 6)])
 def test_path_counts_follow_arguments(length, a, b):
-    kernel = PathMultiplicityKernel(length=length, a_right=a, b_right=b)
+    kernel = PathMultiplicityKernel(length=length, a_right=a, b_right=b, mask_dead_ends=True)
     assert _count_paths(kernel) == {"A": comb(length, a), "B": comb(length, b)}
+    free = _count_paths(PathMultiplicityKernel(length=length, a_right=a, b_right=b))
+    assert free["A"] == comb(length, a) and free["B"] == comb(length, b)
 
 
-def test_target_is_half_half_and_every_episode_ends_in_a_or_b():
+def test_target_is_half_half_and_uniform_walks_favour_a():
     env = gym.make("IPS/PathMultiplicity-v0").unwrapped
     env.reset(seed=0)
     assert env.target_distribution() == {"A": 0.5, "B": 0.5}
     dist = ips_envs.exact_outcome_distribution(env, lambda o, m: m / m.sum(1, keepdims=True))
+    assert dist["A"] == pytest.approx(35 / 128) and dist["B"] == pytest.approx(7 / 128)
+    masked = gym.make("IPS/PathMultiplicity-v0", mask_dead_ends=True).unwrapped
+    masked.reset(seed=0)
+    dist = ips_envs.exact_outcome_distribution(masked, lambda o, m: m / m.sum(1, keepdims=True))
     assert set(dist) == {"A", "B"}
+
+
+def test_other_ends_are_invalid_with_zero_reward():
+    env = gym.make("IPS/PathMultiplicity-v0").unwrapped
+    env.reset(seed=0)
+    for _ in range(7):
+        _, r, term, _, info = env.step(1)  # straight up: ends at (0, 7)
+    assert term and r == 0.0 and info["outcome"] == "0,7" and not info["valid"]
 
 
 def test_equal_ends_rejected():

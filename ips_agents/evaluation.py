@@ -1,0 +1,173 @@
+"""Outcome-level evaluation: exact and sampled outcome distributions, recovery curves, distances."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+
+import ips_envs
+from ips_envs.core.kernel import INVALID_OUTCOME
+
+
+def policy_probs_fn(model: Any):
+    """``(obs, masks) -> probs`` for :func:`ips_envs.exact_outcome_distribution`, from a model or a policy."""
+    policy = getattr(model, "policy", model)
+
+    def probs(obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        policy.set_training_mode(False)
+        with th.no_grad():
+            out = []
+            for start in range(0, len(masks), 65_536):
+                sl = slice(start, start + 65_536)
+                obs_t = policy.obs_to_tensor(obs[sl])[0]
+                out.append(policy.action_probs(obs_t, masks[sl]).cpu().numpy().astype(np.float64))
+        return np.concatenate(out)
+
+    return probs
+
+
+def _single_env(env: Any, **kwargs: Any) -> Any:
+    if isinstance(env, str):
+        env = gym.make(env, **kwargs)
+    return env.unwrapped
+
+
+def exact_outcome_distribution(model: Any, env: Any, task: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Exact outcome distribution of ``model``'s policy on ``task`` (default: the env's current task).
+
+    ``env`` is an ``IPS/`` env or id (the task must be enumerable by dynamic programming).
+    """
+    base = _single_env(env)
+    if task is None:
+        if getattr(base, "_task", None) is None:
+            raise ValueError("pass task= or reset the env first")
+        task = base.task
+    return ips_envs.exact_outcome_distribution(base, policy_probs_fn(model), task=task)
+
+
+def sample_outcomes(
+    model: Any,
+    env: Any,
+    n: int,
+    task: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    deterministic: bool = False,
+    batch_size: int = 4096,
+) -> list[str]:
+    """``n`` outcome keys sampled from ``model`` on one task (batched through the env's vector face).
+
+    ``env`` is an id or an ``IPS/`` env (its spec kwargs are reused); ``task`` defaults to the env's current task.
+    """
+    if isinstance(env, str):
+        env_id, kwargs = env, {}
+    else:
+        spec = env.spec if env.spec is not None else env.unwrapped.spec
+        env_id, kwargs = spec.id, {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+        if task is None and getattr(env.unwrapped, "_task", None) is not None:
+            task = env.unwrapped.task
+    policy = getattr(model, "policy", model)
+    torch_state = th.random.get_rng_state()
+    if seed is not None:
+        th.manual_seed(seed)
+    outcomes: list[str] = []
+    try:
+        while len(outcomes) < n:
+            m = min(batch_size, n - len(outcomes))
+            envs = gym.make_vec(env_id, num_envs=m, **kwargs)
+            options = None if task is None else {"task": task}
+            obs, info = envs.reset(seed=seed, options=options)
+            masks = info["action_mask"]
+            done = np.zeros(m, dtype=bool)
+            got = np.full(m, "", dtype=object)
+            while not done.all():
+                actions = masks.argmax(axis=1)
+                live = np.flatnonzero(~done)
+                act, _ = policy.predict(obs[live], deterministic=deterministic, action_masks=masks[live])
+                actions[live] = act
+                obs, _, term, trunc, info = envs.step(actions)
+                ended = (term | trunc) & ~done
+                got[ended] = info["outcome"][ended]
+                done |= term | trunc
+                masks = info["action_mask"]
+            envs.close()
+            outcomes.extend(got.tolist())
+            seed = None if seed is None else seed + m
+    finally:
+        if seed is not None:
+            th.random.set_rng_state(torch_state)
+    return outcomes
+
+
+def recovery_curve(outcomes: Sequence[str], admissible: Iterable[str]) -> np.ndarray:
+    """RR(S) for S = 1..len(outcomes): distinct admissible outcomes among the first S, over |admissible|."""
+    admissible = set(admissible)
+    if not admissible:
+        raise ValueError("the admissible set is empty")
+    seen: set[str] = set()
+    curve = np.empty(len(outcomes))
+    for i, o in enumerate(outcomes):
+        if o in admissible:
+            seen.add(o)
+        curve[i] = len(seen)
+    return curve / len(admissible)
+
+
+def recovery_rate(outcomes: Sequence[str], admissible: Iterable[str]) -> float:
+    """Fraction of the admissible set found among ``outcomes``."""
+    return float(recovery_curve(outcomes, admissible)[-1]) if len(outcomes) else 0.0
+
+
+def distinct_valid(outcomes: Iterable[str], admissible: Iterable[str]) -> int:
+    """Number of distinct admissible outcomes among ``outcomes``."""
+    return len(set(outcomes) & set(admissible))
+
+
+def empirical_distribution(outcomes: Sequence[str]) -> dict[str, float]:
+    """Outcome frequencies of a sample."""
+    counts = Counter(outcomes)
+    return {k: c / len(outcomes) for k, c in counts.items()}
+
+
+def _aligned(p: Mapping[str, float], q: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    keys = sorted(set(p) | set(q))
+    return np.array([p.get(k, 0.0) for k in keys]), np.array([q.get(k, 0.0) for k in keys])
+
+
+def l1_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Sum over outcomes of |p - q| (in [0, 2])."""
+    a, b = _aligned(p, q)
+    return float(np.abs(a - b).sum())
+
+
+def tv_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Total variation distance: half the L1 distance (in [0, 1])."""
+    return 0.5 * l1_distance(p, q)
+
+
+def js_divergence(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Jensen-Shannon divergence in nats (in [0, ln 2])."""
+    a, b = _aligned(p, q)
+    m = 0.5 * (a + b)
+
+    def kl(x: np.ndarray) -> float:
+        nz = x > 0
+        return float((x[nz] * np.log(x[nz] / m[nz])).sum())
+
+    return 0.5 * kl(a) + 0.5 * kl(b)
+
+
+def outcome_report(dist: Mapping[str, float], target: Mapping[str, float]) -> dict[str, float]:
+    """Exact distances of an outcome distribution to the target, plus the mass on valid outcomes."""
+    return {
+        "l1": l1_distance(dist, target),
+        "tv": tv_distance(dist, target),
+        "jsd": js_divergence(dist, target),
+        "valid_mass": float(sum(p for k, p in dist.items() if k in target)),
+        "invalid_action_mass": float(dist.get(INVALID_OUTCOME, 0.0)),
+        "support": float(sum(1 for k in target if dist.get(k, 0.0) > 1e-6)),
+    }

@@ -1,0 +1,151 @@
+"""Lock-step group rollouts over any supported env: the env side of IPS-GRPO's sampler.
+
+The contract a user's own env must meet (single Gymnasium env, Gymnasium vector env or SB3 VecEnv):
+
+* ``Discrete`` actions and legal-action masks, from ``action_masks()`` (sb3-contrib convention) or
+  ``info["action_mask"]``;
+* terminal rewards, with ``info["outcome"]`` (a hashable key, e.g. str) at termination;
+* a way to give each group one task instance: either ``reset(options={"tasks": [...]})`` (ips_envs vector
+  envs) / ``VecEnv.set_options`` with ``{"task": ...}``, or an env that draws its task from the reset
+  seed, in which case every member of a group is reset with the same seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv
+
+from ips_envs.core.vector_env import ConstructionVectorEnv
+
+Obs = np.ndarray | dict[str, np.ndarray]
+
+
+def index_obs(obs: Obs, idx: np.ndarray) -> Obs:
+    """Rows ``idx`` of an array or a dict of arrays."""
+    if isinstance(obs, dict):
+        return {k: v[idx] for k, v in obs.items()}
+    return obs[idx]
+
+
+def concat_obs(parts: Sequence[Obs]) -> Obs:
+    """Concatenate arrays (or dicts of arrays) along the batch dimension."""
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}  # type: ignore[index]
+    return np.concatenate(parts)  # type: ignore[arg-type]
+
+
+def _outcome_error(i: int) -> ValueError:
+    return ValueError(
+        f"env {i} terminated without info['outcome']; IPS-GRPO needs the outcome key of every finished "
+        "episode (see ips_agents.group_env for the env contract)"
+    )
+
+
+class GroupEnv:
+    """Adapter with one interface over ips_envs vector envs, other Gymnasium vector envs and SB3 VecEnvs.
+
+    ``reset(tasks, seeds)`` starts ``num_envs`` episodes; ``step(actions)`` returns
+    ``obs, masks, rewards, terminated, outcomes, valid`` for every copy (values of copies that were
+    already finished are meaningless and must be ignored by the caller).
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        if isinstance(env, VecEnv):
+            self.kind = "sb3"
+            self.observation_space = env.observation_space
+            self.action_space = env.action_space
+        elif isinstance(env, gym.vector.VectorEnv):
+            self.kind = "ips" if isinstance(env.unwrapped, ConstructionVectorEnv) else "gym"
+            self.observation_space = env.single_observation_space
+            self.action_space = env.single_action_space
+        else:
+            raise TypeError(f"expected a Gymnasium VectorEnv or an SB3 VecEnv, got {type(env).__name__}")
+        if not isinstance(self.action_space, spaces.Discrete):
+            raise ValueError(f"IPS-GRPO needs a Discrete action space, got {self.action_space}")
+        self.num_envs = int(env.num_envs)
+
+    # -------------------------------------------------------------- queries
+    @property
+    def unique_paths(self) -> bool:
+        """Whether the env declares one construction path per outcome."""
+        try:
+            if self.kind == "ips":
+                return bool(self.env.unwrapped.unique_paths)
+            if self.kind == "sb3":
+                return bool(all(self.env.get_attr("unique_paths")))
+            return bool(all(self.env.get_attr("unique_paths")))
+        except (AttributeError, TypeError):
+            return False
+
+    def sample_tasks(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]] | None:
+        """``n`` tasks from the env's task distribution, or None when the env cannot sample tasks."""
+        if self.kind != "ips":
+            return None
+        base = self.env.unwrapped
+        return [base.sample_task(rng) for _ in range(n)]
+
+    def _masks(self, info: Mapping[str, Any] | None) -> np.ndarray:
+        if self.kind == "sb3":
+            return np.stack(self.env.env_method("action_masks")).astype(bool)
+        if self.kind == "ips":
+            return self.env.unwrapped.action_masks()
+        if info is not None and "action_mask" in info:
+            return np.asarray(info["action_mask"], dtype=bool)
+        return np.stack(self.env.call("action_masks")).astype(bool)
+
+    # ---------------------------------------------------------------- reset
+    def reset(
+        self, tasks: Sequence[Mapping[str, Any]] | None = None, seeds: Sequence[int] | None = None
+    ) -> tuple[Obs, np.ndarray]:
+        """Start every copy: copy ``i`` gets ``tasks[i]`` (when given) and ``seeds[i]``."""
+        if self.kind == "sb3":
+            if tasks is not None:
+                self.env.set_options([{"task": t} for t in tasks])
+            if seeds is not None:
+                self.env.seed(None)
+                self.env._seeds = [int(s) for s in seeds]  # per-copy seeds (SB3 only broadcasts one)
+            obs = self.env.reset()
+            return obs, self._masks(None)
+        options = None
+        if tasks is not None:
+            if self.kind != "ips":
+                raise ValueError("per-copy tasks need an ips_envs vector env (or an SB3 VecEnv)")
+            options = {"tasks": list(tasks)}
+        obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
+        return obs, self._masks(info)
+
+    # ----------------------------------------------------------------- step
+    def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step every copy; return ``obs, masks, rewards, terminated, outcomes, valid``."""
+        n = self.num_envs
+        outcomes = np.full(n, "", dtype=object)
+        valid = np.zeros(n, dtype=bool)
+        if self.kind == "sb3":
+            obs, rewards, dones, infos = self.env.step(actions)
+            for i in np.flatnonzero(dones):
+                if "outcome" not in infos[i]:
+                    raise _outcome_error(int(i))
+                outcomes[i] = infos[i]["outcome"]
+                valid[i] = bool(infos[i].get("valid", rewards[i] > 0))
+            return obs, self._masks(None), np.asarray(rewards, np.float64), np.asarray(dones, bool), outcomes, valid
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        if done.any():
+            if "outcome" not in info:
+                raise _outcome_error(int(np.flatnonzero(done)[0]))
+            has = np.asarray(info.get("_outcome", done), bool)
+            missing = np.flatnonzero(done & ~has)
+            if len(missing):
+                raise _outcome_error(int(missing[0]))
+            outcomes[done] = np.asarray(info["outcome"], dtype=object)[done]
+            if "valid" in info:
+                valid[done] = np.asarray(info["valid"], bool)[done]
+            else:
+                valid[done] = np.asarray(rewards)[done] > 0
+        return obs, self._masks(info), np.asarray(rewards, np.float64), done, outcomes, valid

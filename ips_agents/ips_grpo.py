@@ -1,0 +1,477 @@
+"""IPS-GRPO (and GRPO, its ``ips_alpha=0`` special case) on the Stable-Baselines3 algorithm interface."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import MaybeCallback, Schedule
+from stable_baselines3.common.utils import configure_logger, safe_mean
+from stable_baselines3.common.vec_env import VecEnv
+
+from ips_agents import ips
+from ips_agents.group_env import GroupEnv, index_obs
+from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy
+from ips_agents.rollout import GroupBatch, collect_groups
+
+SelfIPSGRPO = TypeVar("SelfIPSGRPO", bound="IPSGRPO")
+ESTIMATORS = ("count", "exact")
+
+
+class _GroupProgressBar(ProgressBarCallback):
+    """SB3's progress bar, advanced by the number of recorded (active) steps of each lock-step step."""
+
+    def _on_step(self) -> bool:
+        self.pbar.update(int(self.locals.get("n_active", 0)))
+        return True
+
+
+def make_group_env(env: Any, num_envs: int, env_kwargs: Mapping[str, Any] | None = None) -> GroupEnv:
+    """Turn an env id, a Gymnasium env / vector env or an SB3 VecEnv into a :class:`GroupEnv` of ``num_envs``."""
+    env_kwargs = dict(env_kwargs or {})
+    if isinstance(env, str):
+        spec = gym.spec(env)
+        mode = None if spec.vector_entry_point is not None else "sync"
+        return GroupEnv(gym.make_vec(env, num_envs=num_envs, vectorization_mode=mode, **env_kwargs))
+    if env_kwargs:
+        raise ValueError("env_kwargs only apply when env is an id string")
+    if isinstance(env, VecEnv | gym.vector.VectorEnv):
+        if env.num_envs != num_envs:
+            raise ValueError(
+                f"the vector env has num_envs={env.num_envs}, expected group_size * n_groups = {num_envs}"
+            )
+        return GroupEnv(env)
+    if isinstance(env, gym.Env):
+        if env.spec is None:
+            raise TypeError(
+                "a single Gymnasium env without a registered spec cannot be copied into groups; pass its id, "
+                "a vector env with group_size * n_groups copies, or an SB3 VecEnv"
+            )
+        mode = None if env.spec.vector_entry_point is not None else "sync"
+        kwargs = {k: v for k, v in env.spec.kwargs.items() if k != "render_mode"}
+        spec = copy.deepcopy(env.spec)
+        spec.kwargs = {}
+        return GroupEnv(gym.make_vec(spec, num_envs=num_envs, vectorization_mode=mode, **kwargs))
+    raise TypeError(f"unsupported env type {type(env).__name__}")
+
+
+class IPSGRPO(BaseAlgorithm):
+    """Group Relative Policy Optimisation with Inverse Probability Scaling of terminal rewards.
+
+    Each update samples ``n_groups`` task instances, rolls out ``group_size`` trajectories for each in
+    lock step (one policy forward and one batched env step per step), scales every terminal reward by the
+    inverse estimated probability of its outcome (``r / max(p, ips_eps) ** ips_alpha``), turns the scaled
+    rewards into group-relative advantages and takes ``n_epochs`` clipped policy-gradient steps. Its stable
+    fixed point is the reward-proportional outcome distribution ``p(o) = r(o) / sum r`` (for ``ips_alpha=1``);
+    ``ips_alpha=0`` is plain GRPO (see :class:`GRPO`).
+
+    Args:
+        policy: ``"MlpPolicy"``, ``"MultiInputPolicy"`` or a :class:`MaskedActorPolicy` subclass.
+        env: an env id, a Gymnasium env (made from a registered id), a Gymnasium vector env or an SB3 VecEnv
+            with ``group_size * n_groups`` copies, or None (only to load a model). The env contract is
+            documented in :mod:`ips_agents.group_env`.
+        group_size: G, trajectories per task instance (>= 2).
+        n_groups: B, task instances per update (default 4, or ``num_envs // group_size`` for a vector env).
+        ips_alpha: tempering exponent in [0, 1]: rewards are divided by ``p ** ips_alpha``; 0 is GRPO.
+        ips_eps: probability floor in (0, 1] (the weight is at most ``1 / ips_eps ** ips_alpha``);
+            default 0.1 with the count estimator and 1e-3 with the exact one.
+        ips_estimator: ``"count"`` (the paper's Eq. 9, the outcome's frequency in its group) or ``"exact"``
+            (the trajectory probability, exact when the env has ``unique_paths``; refused otherwise).
+        advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``.
+        clip_range: PPO ratio clipping.
+        n_epochs: gradient passes over each batch.
+        minibatch_size: trajectories per gradient step (default: the whole batch).
+        learning_rate: Adam learning rate (float or SB3 schedule).
+        ent_coef: entropy bonus (per-trajectory summed entropy).
+        kl_coef: weight of the k3 KL estimate to a frozen copy of the initial policy (0 disables it).
+        max_grad_norm: gradient-norm clip (None disables).
+        tasks: optional list of task dicts to train on (a train split); each group draws one of them.
+            Default: tasks from the env's task distribution.
+        env_kwargs: arguments for the env when ``env`` is an id.
+        policy_kwargs, tensorboard_log, verbose, seed, device, stats_window_size: as in SB3.
+
+    ``num_timesteps`` counts recorded transitions (steps of trajectories that had not yet ended).
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MaskedActorPolicy,
+        "MultiInputPolicy": MultiInputMaskedActorPolicy,
+    }
+    policy: MaskedActorPolicy
+
+    def __init__(
+        self,
+        policy: str | type[MaskedActorPolicy],
+        env: Any,
+        group_size: int = 16,
+        n_groups: int | None = None,
+        ips_alpha: float = 1.0,
+        ips_eps: float | None = None,
+        ips_estimator: str = "count",
+        advantage_norm: str = "group",
+        clip_range: float = 0.2,
+        n_epochs: int = 1,
+        minibatch_size: int | None = None,
+        learning_rate: float | Schedule = 1e-3,
+        ent_coef: float = 0.0,
+        kl_coef: float = 0.0,
+        max_grad_norm: float | None = 1.0,
+        tasks: Sequence[Mapping[str, Any]] | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        super().__init__(
+            policy,
+            None,
+            learning_rate,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            supported_action_spaces=(spaces.Discrete,),
+        )
+        self.group_size = group_size
+        self.n_groups = n_groups
+        self.ips_alpha = ips_alpha
+        self.ips_estimator = ips_estimator
+        self.ips_eps = ips_eps
+        self.advantage_norm = advantage_norm
+        self.clip_range = clip_range
+        self.n_epochs = n_epochs
+        self.minibatch_size = minibatch_size
+        self.ent_coef = ent_coef
+        self.kl_coef = kl_coef
+        self.max_grad_norm = max_grad_norm
+        self.tasks = None if tasks is None else [dict(t) for t in tasks]
+        self._validate()
+        self.group_env: GroupEnv | None = None
+        self.num_trajectories = 0
+        if env is not None:
+            self.set_env(env, env_kwargs=env_kwargs)
+        if _init_setup_model:
+            if self.group_env is None:
+                raise ValueError("env is required to set up a new model (env=None is only for load())")
+            self._setup_model()
+
+    # ----------------------------------------------------------- arguments
+    def _validate(self) -> None:
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int | np.integer) \
+                or self.group_size < 2:
+            raise ValueError(f"group_size must be an integer >= 2 (group-relative advantages), got {self.group_size!r}")
+        if self.n_groups is not None and (not isinstance(self.n_groups, int | np.integer) or self.n_groups < 1):
+            raise ValueError(f"n_groups must be a positive integer, got {self.n_groups!r}")
+        if not 0.0 <= float(self.ips_alpha) <= 1.0:
+            raise ValueError(f"ips_alpha must be in [0, 1], got {self.ips_alpha!r}")
+        if self.ips_estimator not in ESTIMATORS:
+            raise ValueError(f"ips_estimator must be one of {list(ESTIMATORS)}, got {self.ips_estimator!r}")
+        if self.ips_eps is None:
+            self.ips_eps = 0.1 if self.ips_estimator == "count" else 1e-3
+        if not 0.0 < float(self.ips_eps) <= 1.0:
+            raise ValueError(f"ips_eps must be in (0, 1], got {self.ips_eps!r}")
+        if self.advantage_norm not in ips.ADVANTAGE_NORMS:
+            raise ValueError(f"advantage_norm must be one of {list(ips.ADVANTAGE_NORMS)}, got {self.advantage_norm!r}")
+        if not float(self.clip_range) > 0:
+            raise ValueError(f"clip_range must be > 0, got {self.clip_range!r}")
+        if not isinstance(self.n_epochs, int | np.integer) or self.n_epochs < 1:
+            raise ValueError(f"n_epochs must be a positive integer, got {self.n_epochs!r}")
+        if self.minibatch_size is not None and (not isinstance(self.minibatch_size, int) or self.minibatch_size < 1):
+            raise ValueError(f"minibatch_size must be a positive integer or None, got {self.minibatch_size!r}")
+        for name in ("ent_coef", "kl_coef"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.max_grad_norm is not None and not float(self.max_grad_norm) > 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm!r}")
+        if self.tasks is not None and len(self.tasks) == 0:
+            raise ValueError("tasks must be a non-empty list of task dicts or None")
+
+    def set_env(self, env: Any, force_reset: bool = True, env_kwargs: Mapping[str, Any] | None = None) -> None:
+        """Attach an env (id, Gymnasium env / vector env or SB3 VecEnv) for training."""
+        if self.n_groups is None:
+            n = getattr(env, "num_envs", None) if not isinstance(env, str | gym.Env) else None
+            if n is not None and n % self.group_size:
+                raise ValueError(f"num_envs={n} is not a multiple of group_size={self.group_size}")
+            self.n_groups = n // self.group_size if n is not None else 4
+        group_env = make_group_env(env, self.group_size * self.n_groups, env_kwargs)
+        own_obs, own_act = getattr(self, "observation_space", None), getattr(self, "action_space", None)
+        if own_obs is not None and group_env.observation_space != own_obs:
+            raise ValueError(f"observation space {group_env.observation_space} != the model's {own_obs}")
+        if own_act is not None and group_env.action_space != own_act:
+            raise ValueError(f"action space {group_env.action_space} != the model's {own_act}")
+        if self.ips_estimator == "exact" and self.ips_alpha > 0 and not group_env.unique_paths:
+            raise ValueError(
+                "ips_estimator='exact' needs an env with unique_paths (one construction path per outcome, e.g. "
+                "canonical_order=True); this env does not declare it: use ips_estimator='count'"
+            )
+        self.group_env = group_env
+        self.observation_space = group_env.observation_space
+        self.action_space = group_env.action_space
+        self.n_envs = group_env.num_envs
+
+    # --------------------------------------------------------------- model
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(  # type: ignore[assignment]
+            self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
+        ).to(self.device)
+        self.ref_policy: MaskedActorPolicy | None = None
+        if self.kl_coef > 0:
+            self.ref_policy = copy.deepcopy(self.policy)
+            self.ref_policy.requires_grad_(False)
+            self.ref_policy.set_training_mode(False)
+
+    def set_random_seed(self, seed: int | None = None) -> None:
+        """Seed Python, numpy, torch, the action space and the task / reset-seed generator."""
+        super().set_random_seed(seed)
+        self._rng = np.random.default_rng(seed)
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        names = ["policy", "policy.optimizer"]
+        if self.kl_coef > 0:
+            names.append("ref_policy")
+        return names, []
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "group_env", "_rng"]
+
+    @classmethod
+    def load(cls, path: Any, env: Any = None, device: th.device | str = "auto", **kwargs: Any):  # type: ignore[override]
+        """Load a saved model; ``env`` (optional) is attached for further training."""
+        model = super().load(path, env=None, device=device, **kwargs)
+        if not hasattr(model, "_rng"):
+            model._rng = np.random.default_rng(model.seed)
+        if env is not None:
+            model.set_env(env)
+        return model
+
+    def get_env(self) -> None:  # type: ignore[override]
+        """IPS-GRPO keeps its env in :attr:`group_env` (a :class:`GroupEnv`), not as an SB3 VecEnv."""
+        return None
+
+    # ------------------------------------------------------------- predict
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Actions for ``observation`` (single or batched), restricted to ``action_masks`` when given."""
+        return self.policy.predict(observation, state, episode_start, deterministic, action_masks=action_masks)
+
+    # ------------------------------------------------------------ learning
+    def _init_callback(self, callback: MaybeCallback, progress_bar: bool = False) -> BaseCallback:
+        if isinstance(callback, list):
+            callback = CallbackList(callback)
+        if not isinstance(callback, BaseCallback):
+            callback = ConvertCallback(callback)
+        if progress_bar:
+            callback = CallbackList([callback, _GroupProgressBar()])
+        callback.init_callback(self)
+        return callback
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        self.start_time = time.time_ns()
+        if self.ep_info_buffer is None or reset_num_timesteps:
+            self.ep_info_buffer = deque(maxlen=self._stats_window_size)
+            self.ep_success_buffer = deque(maxlen=self._stats_window_size)
+        if reset_num_timesteps:
+            self.num_timesteps = 0
+            self._episode_num = 0
+            self.num_trajectories = 0
+        else:
+            total_timesteps += self.num_timesteps
+        self._total_timesteps = total_timesteps
+        self._num_timesteps_at_start = self.num_timesteps
+        if not self._custom_logger:
+            self._logger = configure_logger(self.verbose, self.tensorboard_log, tb_log_name, reset_num_timesteps)
+        return total_timesteps, self._init_callback(callback, progress_bar)
+
+    def _draw_tasks(self) -> tuple[list[dict[str, Any]] | None, list[int]]:
+        """One task (or reset seed) per group, repeated for its G members."""
+        assert self.group_env is not None and self.n_groups is not None
+        group_seeds = self._rng.integers(0, 2**31 - 1, self.n_groups)
+        seeds = np.repeat(group_seeds, self.group_size).tolist()
+        if self.tasks is not None:
+            picks = self._rng.integers(0, len(self.tasks), self.n_groups)
+            group_tasks = [self.tasks[i] for i in picks]
+        else:
+            group_tasks = self.group_env.sample_tasks(self._rng, self.n_groups)
+        if group_tasks is None:
+            return None, seeds
+        if self.group_env.kind not in ("ips", "sb3"):
+            raise ValueError("a task list needs an ips_envs vector env or an SB3 VecEnv")
+        return [t for t in group_tasks for _ in range(self.group_size)], seeds
+
+    def collect_batch(self, callback: BaseCallback | None = None) -> GroupBatch | None:
+        """Roll out one batch of ``n_groups`` groups (None if a callback asked to stop)."""
+        if self.group_env is None:
+            raise ValueError("no env attached: pass env= or call set_env()")
+        tasks, seeds = self._draw_tasks()
+
+        def on_step(n_active: int) -> bool:
+            self.num_timesteps += n_active
+            if callback is None:
+                return True
+            callback.update_locals({"n_active": n_active})
+            return callback.on_step()
+
+        if callback is not None:
+            callback.on_rollout_start()
+        batch = collect_groups(self.policy, self.group_env, self.group_size, tasks, seeds, on_step=on_step)
+        if callback is not None:
+            callback.update_locals({"batch": batch})
+            callback.on_rollout_end()
+        return batch
+
+    def propensities(self, batch: GroupBatch) -> np.ndarray:
+        """Estimated outcome probability of each trajectory (count or exact estimator)."""
+        if self.ips_estimator == "exact":
+            return np.exp(batch.traj_log_probs)
+        return ips.group_frequencies(batch.outcomes.astype(str), batch.groups)
+
+    def advantages(self, batch: GroupBatch) -> np.ndarray:
+        """Per-trajectory advantages: IPS scaling (unless ``ips_alpha == 0``) then group normalisation."""
+        scaled = batch.rewards
+        if self.ips_alpha > 0:
+            scaled = ips.ips_rewards(batch.rewards, self.propensities(batch), self.ips_alpha, self.ips_eps)
+        return ips.group_advantages(scaled, batch.groups, self.advantage_norm)
+
+    def train_on_batch(self, batch: GroupBatch) -> dict[str, float]:
+        """Clipped policy-gradient epochs on one batch; returns the logged statistics."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        adv_traj = self.advantages(batch)
+        device = self.device
+        obs_t = self.policy.obs_to_tensor(batch.obs)[0]
+        masks_t = th.as_tensor(batch.masks, device=device)
+        actions_t = th.as_tensor(batch.actions, device=device)
+        old_logp_t = th.as_tensor(batch.log_probs, dtype=th.float32, device=device)
+        adv_t = th.as_tensor(adv_traj[batch.traj], dtype=th.float32, device=device)
+        ref_logp_t = None
+        if self.ref_policy is not None:
+            with th.no_grad():
+                ref_logp_t = self.ref_policy.evaluate_actions(obs_t, actions_t, masks_t)[0]
+        n_traj = batch.n_trajectories
+        mb = n_traj if self.minibatch_size is None else min(self.minibatch_size, n_traj)
+        stats: dict[str, list[float]] = {k: [] for k in ("loss", "pg_loss", "entropy", "kl", "clip_fraction", "approx_kl")}
+        for _ in range(self.n_epochs):
+            order = self._rng.permutation(n_traj) if mb < n_traj else np.arange(n_traj)
+            for start in range(0, n_traj, mb):
+                chosen = np.zeros(n_traj, dtype=bool)
+                chosen[order[start : start + mb]] = True
+                steps = np.flatnonzero(chosen[batch.traj])
+                idx = th.as_tensor(steps, device=device)
+                n_mb = int(chosen.sum())
+                logp, entropy = self.policy.evaluate_actions(index_obs(obs_t, idx), actions_t[idx], masks_t[idx])
+                log_ratio = logp - old_logp_t[idx]
+                ratio = th.exp(log_ratio)
+                adv = adv_t[idx]
+                surrogate = th.min(ratio * adv, th.clamp(ratio, 1 - self.clip_range, 1 + self.clip_range) * adv)
+                pg_loss = -surrogate.sum() / n_mb
+                ent = entropy.sum() / n_mb
+                loss = pg_loss - self.ent_coef * ent
+                kl = th.zeros((), device=device)
+                if ref_logp_t is not None:
+                    diff = ref_logp_t[idx] - logp
+                    kl = (th.exp(diff) - diff - 1).sum() / n_mb
+                    loss = loss + self.kl_coef * kl
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                if self.max_grad_norm is not None:
+                    th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+                with th.no_grad():
+                    stats["loss"].append(loss.item())
+                    stats["pg_loss"].append(pg_loss.item())
+                    stats["entropy"].append(ent.item())
+                    stats["kl"].append(kl.item())
+                    stats["clip_fraction"].append(((ratio - 1).abs() > self.clip_range).float().mean().item())
+                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+        self._n_updates += self.n_epochs
+        return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    def _record(self, batch: GroupBatch, train_stats: Mapping[str, float], iteration: int) -> None:
+        for r, length in zip(batch.rewards, batch.lengths, strict=True):
+            self.ep_info_buffer.append({"r": float(r), "l": int(length)})  # type: ignore[union-attr]
+        distinct = [len(set(batch.outcomes[batch.groups == g])) for g in range(int(batch.groups.max()) + 1)]
+        elapsed = max((time.time_ns() - self.start_time) / 1e9, 1e-9)
+        self.logger.record("rollout/reward_mean", float(batch.rewards.mean()))
+        self.logger.record("rollout/valid_fraction", float(batch.valid.mean()))
+        self.logger.record("rollout/distinct_outcomes_per_group", float(np.mean(distinct)))
+        self.logger.record("rollout/ep_rew_mean", safe_mean([e["r"] for e in self.ep_info_buffer]))
+        self.logger.record("rollout/ep_len_mean", safe_mean([e["l"] for e in self.ep_info_buffer]))
+        for k, v in train_stats.items():
+            self.logger.record(f"train/{k}", v)
+        self.logger.record("train/n_updates", self._n_updates)
+        self.logger.record("time/iterations", iteration)
+        self.logger.record("time/trajectories", self.num_trajectories)
+        self.logger.record("time/trajectories_per_s", (self.num_trajectories) / elapsed)
+        self.logger.record("time/fps", int((self.num_timesteps - self._num_timesteps_at_start) / elapsed))
+        self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+
+    def learn(  # type: ignore[override]
+        self: SelfIPSGRPO,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "IPSGRPO",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfIPSGRPO:
+        """Train until ``total_timesteps`` recorded transitions (whole batches; the last may overshoot)."""
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        callback.on_training_start(locals(), globals())
+        iteration = 0
+        while self.num_timesteps < total_timesteps:
+            batch = self.collect_batch(callback)
+            if batch is None:
+                break
+            self.num_trajectories += batch.n_trajectories
+            iteration += 1
+            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            stats = self.train_on_batch(batch)
+            self._record(batch, stats, iteration)
+            if log_interval and iteration % log_interval == 0:
+                self.logger.dump(step=self.num_timesteps)
+        callback.on_training_end()
+        return self
+
+
+class GRPO(IPSGRPO):
+    """Plain GRPO: :class:`IPSGRPO` with ``ips_alpha=0`` (no inverse probability scaling)."""
+
+    def __init__(self, policy: str | type[MaskedActorPolicy], env: Any, **kwargs: Any) -> None:
+        if kwargs.get("ips_alpha", 0.0) != 0.0:
+            raise ValueError(f"GRPO has ips_alpha=0; got ips_alpha={kwargs['ips_alpha']!r} (use IPSGRPO)")
+        kwargs["ips_alpha"] = 0.0
+        super().__init__(policy, env, **kwargs)

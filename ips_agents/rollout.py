@@ -1,0 +1,124 @@
+"""Batched group rollouts: all B*G trajectories advance with one policy forward and one env step per step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch as th
+
+from ips_agents.group_env import GroupEnv, Obs, concat_obs, index_obs
+
+
+@dataclass
+class GroupBatch:
+    """The steps and trajectories of one batch of groups.
+
+    Step arrays (length = number of recorded steps, ``S``): ``obs``, ``masks``, ``actions``,
+    ``log_probs`` (behaviour policy) and ``traj`` (trajectory index of each step).
+    Trajectory arrays (length ``N = B * G``): ``groups``, ``outcomes`` (object array of keys),
+    ``rewards``, ``valid``, ``lengths`` and ``traj_log_probs`` (summed step log-probabilities).
+    """
+
+    obs: Obs
+    masks: np.ndarray
+    actions: np.ndarray
+    log_probs: np.ndarray
+    traj: np.ndarray
+    groups: np.ndarray
+    outcomes: np.ndarray
+    rewards: np.ndarray
+    valid: np.ndarray
+    lengths: np.ndarray
+    traj_log_probs: np.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.actions)
+
+    @property
+    def n_trajectories(self) -> int:
+        return len(self.rewards)
+
+
+ObsToTensor = Callable[[Obs], Any]
+
+
+def collect_groups(
+    policy: Any,
+    env: GroupEnv,
+    group_size: int,
+    tasks: Sequence[Mapping[str, Any]] | None,
+    seeds: Sequence[int] | None,
+    max_steps: int = 100_000,
+    on_step: Callable[[int], bool] | None = None,
+) -> GroupBatch | None:
+    """Run every copy of ``env`` to termination once; copies ``[b*G, (b+1)*G)`` form group ``b``.
+
+    Args:
+        policy: a :class:`~ips_agents.policies.MaskedActorPolicy`.
+        env: the adapted env with ``num_envs = B * G``.
+        group_size: G.
+        tasks: one task per copy (or None); members of a group share a task.
+        seeds: one reset seed per copy (or None).
+        max_steps: safety bound on the number of lock-step steps.
+        on_step: called after every env step with the number of active copies; returning False aborts
+            (the function then returns None).
+    """
+    n = env.num_envs
+    obs, masks = env.reset(tasks=tasks, seeds=seeds)
+    active = np.ones(n, dtype=bool)
+    rewards = np.zeros(n)
+    valid = np.zeros(n, dtype=bool)
+    outcomes = np.full(n, "", dtype=object)
+    lengths = np.zeros(n, dtype=np.int64)
+    traj_log_probs = np.zeros(n)
+    rec_obs, rec_masks, rec_actions, rec_logp, rec_traj = [], [], [], [], []
+    policy.set_training_mode(False)
+    for _ in range(max_steps):
+        idx = np.flatnonzero(active)
+        sub_obs, sub_masks = index_obs(obs, idx), masks[idx]
+        if not sub_masks.any(axis=1).all():
+            bad = int(idx[np.flatnonzero(~sub_masks.any(axis=1))[0]])
+            raise RuntimeError(f"env {bad} has no legal action but did not terminate")
+        with th.no_grad():
+            obs_t = policy.obs_to_tensor(sub_obs)[0]
+            act_t, logp_t = policy(obs_t, action_masks=sub_masks)
+        sub_actions = act_t.cpu().numpy().astype(np.int64)
+        actions = masks.argmax(axis=1)  # finished copies: any action (it is ignored or starts a new episode)
+        actions[idx] = sub_actions
+        logp = logp_t.cpu().numpy().astype(np.float64)
+        rec_obs.append(sub_obs)
+        rec_masks.append(sub_masks)
+        rec_actions.append(sub_actions)
+        rec_logp.append(logp)
+        rec_traj.append(idx)
+        traj_log_probs[idx] += logp
+        lengths[idx] += 1
+        obs, masks, rew, done, outc, ok = env.step(actions)
+        ended = idx[done[idx]]
+        rewards[ended] = rew[ended]
+        outcomes[ended] = outc[ended]
+        valid[ended] = ok[ended]
+        active[ended] = False
+        if on_step is not None and on_step(len(idx)) is False:
+            return None
+        if not active.any():
+            break
+    else:
+        raise RuntimeError(f"episodes still running after max_steps={max_steps} lock-step steps")
+    return GroupBatch(
+        obs=concat_obs(rec_obs),
+        masks=np.concatenate(rec_masks),
+        actions=np.concatenate(rec_actions),
+        log_probs=np.concatenate(rec_logp),
+        traj=np.concatenate(rec_traj),
+        groups=np.arange(n) // group_size,
+        outcomes=outcomes,
+        rewards=rewards,
+        valid=valid,
+        lengths=lengths,
+        traj_log_probs=traj_log_probs,
+    )
