@@ -75,6 +75,8 @@ class HyperGridKernel(Kernel):
     """Batched HyperGrid dynamics; state fields ``x`` (int16 [N, ndim]) and ``last`` (int16 [N])."""
 
     domain = "HyperGrid"
+    task_free = True
+    _KEY_TABLE_LIMIT = 1 << 20
 
     def __init__(
         self,
@@ -103,6 +105,20 @@ class HyperGridKernel(Kernel):
         self.max_length = self.ndim * (self.height - 1) + 1
         size = self.ndim * self.height + (self.ndim if self.canonical_order else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
+        self._key_table: np.ndarray | None = None
+
+    def _cells(self) -> np.ndarray:
+        """Every cell, in row-major order of the grid."""
+        return np.array(list(itertools.product(range(self.height), repeat=self.ndim)), dtype=np.int64)
+
+    def keys(self, x: np.ndarray) -> list[str]:
+        """Outcome keys ("3,5") of integer cells ``x`` ``[N, ndim]`` (a table lookup on small grids)."""
+        if self.height**self.ndim > self._KEY_TABLE_LIMIT:
+            return [",".join(map(str, row)) for row in x.tolist()]
+        if self._key_table is None:
+            self._key_table = np.array([",".join(map(str, c)) for c in self._cells().tolist()], dtype=object)
+        flat = np.ravel_multi_index(tuple(np.asarray(x, dtype=np.int64).T), (self.height,) * self.ndim)
+        return self._key_table[flat].tolist()
 
     def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
         n = len(tasks)
@@ -139,13 +155,11 @@ class HyperGridKernel(Kernel):
 
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
         x = state["x"]
-        keys = [",".join(map(str, row)) for row in x.tolist()]
-        return keys, self.cell_rewards(x), np.ones(len(x), dtype=bool)
+        return self.keys(x), self.cell_rewards(x), np.ones(len(x), dtype=bool)
 
     def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float]:
-        cells = np.array(list(itertools.product(range(self.height), repeat=self.ndim)))
-        keys = [",".join(map(str, row)) for row in cells.tolist()]
-        return dict(zip(keys, self.cell_rewards(cells).tolist(), strict=True))
+        cells = self._cells()
+        return dict(zip(self.keys(cells), self.cell_rewards(cells).tolist(), strict=True))
 
     # ---------------------------------------------------------------- renders
     def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:

@@ -58,6 +58,7 @@ class PathMultiplicityKernel(Kernel):
     """Batched lattice walks; state fields ``x`` and ``y`` (int16 [N])."""
 
     domain = "PathMultiplicity"
+    task_free = True
 
     def __init__(
         self,

@@ -89,6 +89,8 @@ class Kernel(ABC):
     max_length: int
     observation_space: spaces.Box
     unique_paths: bool = False
+    task_free: bool = False
+    """True when the domain has no task distribution (every task is ``{}``): resets skip task sampling."""
 
     # ----------------------------------------------------------------- tasks
     def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:

@@ -86,7 +86,10 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
                 self._rngs[i] = seeding.np_random(int(s))[0]
 
     def _reset_rows(self, rows: np.ndarray, tasks: Sequence[Mapping[str, Any]] | None) -> None:
-        chosen = [self._choose_task(self._rngs[i], None if tasks is None else tasks[j]) for j, i in enumerate(rows)]
+        if tasks is None and self.kernel.task_free:
+            chosen = [{} for _ in rows]
+        else:
+            chosen = [self._choose_task(self._rngs[i], None if tasks is None else tasks[j]) for j, i in enumerate(rows)]
         fresh = self.kernel.initial_state(chosen)
         if self._state is None or len(rows) == self.num_envs:
             self._state, self._tasks = fresh, chosen

@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints a table and appends a dated section to benchmarks/RESULTS.md."""

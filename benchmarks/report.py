@@ -1,0 +1,79 @@
+"""Shared reporting for benchmark scripts: machine description, markdown tables, RESULTS.md sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+FIGURES = Path(__file__).resolve().parent / "figures"
+
+
+def machine() -> str:
+    """One line describing the machine and the library versions."""
+    import numpy
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {numpy.__version__}, "
+            f"torch {torch.__version__}")
+
+
+def commit() -> str:
+    """The current git commit (short), with '+dirty' when the tree has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table."""
+    def fmt(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def append_section(title: str, body: str, results: Path | None = None, seeds: str | None = None) -> str:
+    """Append a dated section (machine, command, commit, body) to RESULTS.md; return its text."""
+    results = RESULTS if results is None else results
+    command = " ".join([Path(sys.argv[0]).name if sys.argv[0] else "python", *sys.argv[1:]])
+    lines = [
+        f"## {title}",
+        "",
+        f"* date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"* machine: {machine()}",
+        f"* command: `{command}`",
+        f"* commit: {commit()}",
+    ]
+    if seeds:
+        lines.append(f"* seeds: {seeds}")
+    text = "\n".join(lines) + "\n\n" + body.rstrip() + "\n\n"
+    if not results.exists():
+        results.write_text("# Benchmark results\n\nEvery section is appended by a script under benchmarks/; "
+                           "numbers are printed by the scripts, never typed in.\n\n")
+    with results.open("a") as f:
+        f.write(text)
+    return text
