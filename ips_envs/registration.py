@@ -8,6 +8,8 @@ from gymnasium.envs.registration import register, registry
 ENVS: dict[str, tuple[str, str]] = {
     "IPS/HyperGrid-v0": ("ips_envs.hypergrid", "HyperGrid"),
     "IPS/PathMultiplicity-v0": ("ips_envs.path_multiplicity", "PathMultiplicity"),
+    "IPS/CausalDAG-v0": ("ips_envs.causal_dag", "CausalDAG"),
+    "IPS/Voxel3D-v0": ("ips_envs.voxel", "Voxel3D"),
 }
 
 

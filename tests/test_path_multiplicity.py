@@ -53,3 +53,15 @@ def test_other_ends_are_invalid_with_zero_reward():
 def test_equal_ends_rejected():
     with pytest.raises(ValueError, match="a_right and b_right must differ"):
         gym.make("IPS/PathMultiplicity-v0", a_right=2, b_right=2)
+
+
+def test_dead_end_masks_refuse_moves_that_miss_both_ends():
+    env = gym.make("IPS/PathMultiplicity-v0", mask_dead_ends=True, strict=True).unwrapped
+    env.reset(seed=0)
+    for _ in range(4):
+        env.step(0)  # four right moves: x = 4 > a_right = 3, so a fifth right is a dead end
+        if not env.action_masks()[0]:
+            break
+    assert not env.action_masks()[0]
+    with pytest.raises(ValueError, match="masked out"):
+        env.step(0)
