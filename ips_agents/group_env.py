@@ -117,6 +117,7 @@ class GroupEnv:
             if self.kind != "ips":
                 raise ValueError("per-copy tasks need an ips_envs vector env (or an SB3 VecEnv)")
             options = {"tasks": list(tasks)}
+            seeds = None  # the task is given: ips_envs only use the seed to sample tasks
         obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
         return obs, self._masks(info)
 

@@ -88,8 +88,14 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
     def _reset_rows(self, rows: np.ndarray, tasks: Sequence[Mapping[str, Any]] | None) -> None:
         if tasks is None and self.kernel.task_free:
             chosen = [{} for _ in rows]
+        elif tasks is None:
+            chosen = [self._choose_task(self._rngs[i], None) for i in rows]
         else:
-            chosen = [self._choose_task(self._rngs[i], None if tasks is None else tasks[j]) for j, i in enumerate(rows)]
+            validated: dict[int, dict[str, Any]] = {}  # a task object repeated across copies is validated once
+            for t in tasks:
+                if id(t) not in validated:
+                    validated[id(t)] = self.kernel.validate_task(t)
+            chosen = [validated[id(t)] for t in tasks]
         fresh = self.kernel.initial_state(chosen)
         if self._state is None or len(rows) == self.num_envs:
             self._state, self._tasks = fresh, chosen
