@@ -56,7 +56,7 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
     start = time.perf_counter()
 
     print("\n[1/3] PathMultiplicity: A has 35 paths, B has 7, equal reward (target 50/50)")
-    runs = _pair("IPS/PathMultiplicity-v0", int(12_000 * scale), seed, group_size=16, n_groups=8)
+    runs = _pair("IPS/PathMultiplicity-v0", int(30_000 * scale), seed, group_size=16, n_groups=8)
     for label, run in runs.items():
         d = run.final.dist
         print(f"  {label:9s} exact P(A) = {d.get('A', 0):.3f}   P(B) = {d.get('B', 0):.3f}")
@@ -71,7 +71,7 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
     env.reset(seed=seed)
     admissible = env.unwrapped.admissible_outcomes()
     print(f"  task: {task['observations']}  |admissible| = {len(admissible)}")
-    runs = _pair("IPS/CausalDAG-v0", int(30_000 * scale), seed, task=task, group_size=16, n_groups=8)
+    runs = _pair("IPS/CausalDAG-v0", int(60_000 * scale), seed, task=task, group_size=16, n_groups=8)
     n_samples = 10 * len(admissible)
     curves = {}
     for label, run in runs.items():
@@ -87,10 +87,10 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
     print("\n[3/3] HyperGrid 2D, H = 8 (gflownet reward, 4 modes); canonical order, exact propensities")
     kwargs = {"ndim": 2, "height": 8, "canonical_order": True}
     runs = {
-        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", int(60_000 * scale), evals=10,
+        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", int(200_000 * scale), evals=10,
                                   env_kwargs=kwargs, seed=seed, group_size=16, n_groups=16, learning_rate=3e-4,
                                   ips_estimator="exact", policy_kwargs={"net_arch": [256, 256]}),
-        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", int(60_000 * scale), evals=10, env_kwargs=kwargs,
+        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", int(200_000 * scale), evals=10, env_kwargs=kwargs,
                               seed=seed, group_size=16, n_groups=16, learning_rate=3e-4,
                               policy_kwargs={"net_arch": [256, 256]}),
     }

@@ -67,6 +67,7 @@ def train_tracked(
         goal = min(trajectories, model.num_trajectories + per_eval)
         t0 = time.perf_counter()
         while model.num_trajectories < goal:
+            model._update_current_progress_remaining(model.num_trajectories, trajectories)  # for lr schedules
             batch = model.collect_batch()
             assert batch is not None
             model.num_trajectories += batch.n_trajectories
