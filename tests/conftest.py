@@ -52,6 +52,23 @@ def rollout_outcomes(env_id: str, n: int, seed: int, **kwargs) -> tuple[list[str
     return list(outcomes), rewards, steps
 
 
+def count_paths(kernel, task: dict | None = None) -> dict[str, int]:
+    """Number of distinct legal action sequences ending in each outcome (brute-force DFS over a kernel)."""
+    counts: dict[str, int] = {}
+
+    def walk(state):
+        for a in np.flatnonzero(kernel.legal_actions(state)[0]):
+            child = {k: v.copy() for k, v in state.items()}
+            if kernel.apply(child, np.array([a]))[0]:
+                key = kernel.outcomes(child)[0][0]
+                counts[key] = counts.get(key, 0) + 1
+            else:
+                walk(child)
+
+    walk(kernel.initial_state([{} if task is None else task]))
+    return counts
+
+
 @pytest.fixture(params=ips_envs.ENV_IDS)
 def env_id(request) -> str:
     return request.param

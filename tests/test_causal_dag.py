@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import count_paths
 import itertools
 import json
 import math
@@ -155,32 +156,16 @@ def test_validate_task_accepts_exactly_the_realisable_observation_sets(n, k, max
 
 
 # ----------------------------------------------------------------------------- construction paths
-def _count_paths(kernel: CausalDAGKernel, task: dict) -> dict[str, int]:
-    counts: dict[str, int] = {}
-
-    def walk(state):
-        for a in np.flatnonzero(kernel.legal_actions(state)[0]):
-            child = {k: v.copy() for k, v in state.items()}
-            if kernel.apply(child, np.array([a]))[0]:
-                key = kernel.outcomes(child)[0][0]
-                counts[key] = counts.get(key, 0) + 1
-            else:
-                walk(child)
-
-    walk(kernel.initial_state([task]))
-    return counts
-
-
 def test_canonical_order_gives_one_path_per_dag_and_free_order_m_factorial():
     canonical = CausalDAGKernel(n_nodes=3, canonical_order=True)
     task = canonical.sample_task(np.random.default_rng(0))
-    counts = _count_paths(canonical, task)
+    counts = count_paths(canonical, task)
     assert set(counts) == set(brute(3)) and len(counts) == 25
     assert set(counts.values()) == {1}
     assert canonical.unique_paths
     free = CausalDAGKernel(n_nodes=3)
     assert not free.unique_paths
-    counts = _count_paths(free, task)
+    counts = count_paths(free, task)
     assert set(counts) == set(brute(3))
     for key, c in counts.items():
         m = len(key.split(",")) if key else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import count_paths
 import itertools
 
 import gymnasium as gym
@@ -47,30 +48,12 @@ def test_known_reward_values_h8():
     assert hypergrid_reward(np.array([1, 6]), 8, reward="paper") == pytest.approx(0.1)
 
 
-def _count_paths(kernel: HyperGridKernel) -> dict[str, int]:
-    """Number of distinct legal action sequences ending in each cell (brute-force DFS)."""
-    counts: dict[str, int] = {}
-
-    def walk(state):
-        mask = kernel.legal_actions(state)[0]
-        for a in np.flatnonzero(mask):
-            child = {k: v.copy() for k, v in state.items()}
-            if kernel.apply(child, np.array([a]))[0]:
-                key = kernel.outcomes(child)[0][0]
-                counts[key] = counts.get(key, 0) + 1
-            else:
-                walk(child)
-
-    walk(kernel.initial_state([{}]))
-    return counts
-
-
 def test_canonical_order_gives_one_path_per_cell():
     kernel = HyperGridKernel(ndim=3, height=3, canonical_order=True)
-    counts = _count_paths(kernel)
+    counts = count_paths(kernel)
     assert len(counts) == 27 and set(counts.values()) == {1}
     assert kernel.unique_paths
-    free = _count_paths(HyperGridKernel(ndim=2, height=3))
+    free = count_paths(HyperGridKernel(ndim=2, height=3))
     # multinomial path counts without canonical order: cell (i, j) has C(i+j, i) paths
     assert free["2,2"] == 6 and free["1,1"] == 2 and free["0,2"] == 1
 

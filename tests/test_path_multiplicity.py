@@ -10,23 +10,23 @@ import pytest
 
 import ips_envs
 from ips_envs.path_multiplicity import PathMultiplicityKernel
-from tests.test_hypergrid import _count_paths
+from tests.conftest import count_paths
 
 
 def test_default_path_counts_are_35_and_7():
     kernel = PathMultiplicityKernel()
-    counts = _count_paths(kernel)
+    counts = count_paths(kernel)
     assert counts["A"] == 35 and counts["B"] == 7
     assert sum(counts.values()) == 2**7
     assert kernel.path_counts() == {"A": 35, "B": 7}
-    assert _count_paths(PathMultiplicityKernel(mask_dead_ends=True)) == {"A": 35, "B": 7}
+    assert count_paths(PathMultiplicityKernel(mask_dead_ends=True)) == {"A": 35, "B": 7}
 
 
 @pytest.mark.parametrize("length,a,b", [(5, 2, 0), (6, 4, 1), (8, 3, 6)])
 def test_path_counts_follow_arguments(length, a, b):
     kernel = PathMultiplicityKernel(length=length, a_right=a, b_right=b, mask_dead_ends=True)
-    assert _count_paths(kernel) == {"A": comb(length, a), "B": comb(length, b)}
-    free = _count_paths(PathMultiplicityKernel(length=length, a_right=a, b_right=b))
+    assert count_paths(kernel) == {"A": comb(length, a), "B": comb(length, b)}
+    free = count_paths(PathMultiplicityKernel(length=length, a_right=a, b_right=b))
     assert free["A"] == comb(length, a) and free["B"] == comb(length, b)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import count_paths
 import itertools
 import json
 import math
@@ -145,35 +146,19 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 # ---------------------------------------------------------------- path counting
-def _count_paths(kernel: Voxel3DKernel, task: dict) -> dict[str, int]:
-    """Number of distinct legal action sequences ending in each outcome (brute-force DFS)."""
-    counts: Counter[str] = Counter()
-
-    def walk(state):
-        for a in np.flatnonzero(kernel.legal_actions(state)[0]):
-            child = {k: v.copy() for k, v in state.items()}
-            if kernel.apply(child, np.array([a]))[0]:
-                counts[kernel.outcomes(child)[0][0]] += 1
-            else:
-                walk(child)
-
-    walk(kernel.initial_state([task]))
-    return dict(counts)
-
-
 def test_canonical_order_gives_one_path_per_structure():
     task = {"grid": 2, "height": 2, "top_view": [[1, 0], [0, 1]]}
     kernel = Voxel3DKernel(grid=2, height=2, canonical_order=True)
     assert kernel.unique_paths
-    counts = _count_paths(kernel, task)
+    counts = count_paths(kernel, task)
     assert len(counts) == 3**4 and set(counts.values()) == {1}  # every height map in {0,1,2}^4
-    free = _count_paths(Voxel3DKernel(grid=2, height=2), task)
+    free = count_paths(Voxel3DKernel(grid=2, height=2), task)
     assert set(free) == set(counts)
     for key, count in free.items():
         h = key_heights(key, 2).reshape(-1)
         multinomial = math.factorial(int(h.sum())) // math.prod(math.factorial(int(v)) for v in h)
         assert count == multinomial, key
-    masked = _count_paths(Voxel3DKernel(grid=2, height=2, canonical_order=True, mask_top_view=True), task)
+    masked = count_paths(Voxel3DKernel(grid=2, height=2, canonical_order=True, mask_top_view=True), task)
     assert set(masked) == set(admissible_outcomes(kernel, task))
     assert set(masked.values()) == {1}
 
