@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.conftest import count_paths
 import itertools
 import json
 import math
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 import ips_envs
 from ips_envs.causal_dag import CausalDAGKernel, all_dags, edge_keys, matrix_to_bits, parse_key
-from tests.conftest import random_legal, rollout_outcomes, uniform_probs
+from tests.conftest import count_paths, random_legal, rollout_outcomes, uniform_probs
 
 NAMES = "ABCDEF"
 

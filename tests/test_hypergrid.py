@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.conftest import count_paths
 import itertools
 
 import gymnasium as gym
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 import ips_envs
 from ips_envs.hypergrid import HyperGridKernel, hypergrid_reward
 from tests.conftest import uniform_probs
+from tests.conftest import count_paths
 
 
 def _n_best(ndim: int, height: int) -> int:

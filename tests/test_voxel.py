@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.conftest import count_paths
 import itertools
 import json
 import math
@@ -18,6 +17,7 @@ import ips_envs
 from ips_envs.core.enumeration import admissible_outcomes
 from ips_envs.voxel import Voxel3DEnv, Voxel3DKernel, heights_to_layers, height_keys, key_heights
 from tests.conftest import random_legal, rollout_outcomes, uniform_probs
+from tests.conftest import count_paths
 
 ENV_ID = "IPS/Voxel3D-v0"
 
