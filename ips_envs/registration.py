@@ -11,6 +11,7 @@ ENVS: dict[str, tuple[str, str]] = {
     "IPS/CausalDAG-v0": ("ips_envs.causal_dag", "CausalDAG"),
     "IPS/Voxel3D-v0": ("ips_envs.voxel", "Voxel3D"),
     "IPS/BooleanExpr-v0": ("ips_envs.boolean_expr", "BooleanExpr"),
+    "IPS/SMILES-v0": ("ips_envs.smiles", "SMILES"),
 }
 
 
