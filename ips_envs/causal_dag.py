@@ -30,12 +30,15 @@ present, so each DAG has exactly one construction path (``unique_paths``): its p
 probability of its one trajectory. Without it a DAG with ``m`` edges has ``m!`` paths.
 
 ## Observation space
-``Box(0, 1, (3 * n * n + n [+ n * n],), float32)``, concatenating (row-major ``[i, j]`` matrices):
+``Box(0, 1, (5 * n * n + n [+ n * n],), float32)``, concatenating (row-major ``[i, j]`` matrices):
 
 * the adjacency matrix of the current graph (``n * n``);
 * its transitive closure, ``[i, j] = 1`` when ``j`` is a descendant of ``i`` (``n * n``);
 * the task: the perturbed-node indicator (``n``) and the observed descendant matrix (``n * n``, row ``p``
   holds the observed descendants of ``p`` for perturbed ``p``, zeros for the other rows);
+* the mismatch between the two on perturbed rows: observed descendants the graph does not reach yet
+  (``n * n``) and reached nodes the observation rules out (``n * n``); both all zero exactly when the
+  graph is admissible (derived from the above, given so a small network need not learn the comparison);
 * with ``canonical_order=True`` only: the one-hot of the last added edge (``n * n``, all zero at the start).
 
 ## Rewards
@@ -326,7 +329,7 @@ class CausalDAGKernel(Kernel):
         self.n_actions = n * n + 1
         self.stop_action = n * n
         self.max_length = self.max_edges + 1
-        size = 3 * n * n + n + (n * n if self.canonical_order else 0)
+        size = 5 * n * n + n + (n * n if self.canonical_order else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self._eye = np.eye(n, dtype=bool)
 
@@ -499,6 +502,8 @@ class CausalDAGKernel(Kernel):
             state["reach"].reshape(rows, n * n),
             state["perturbed"],
             state["observed"].reshape(rows, n * n),
+            self._mismatch(state, missing=True).reshape(rows, n * n),
+            self._mismatch(state, missing=False).reshape(rows, n * n),
         ]
         if self.canonical_order:
             last = np.zeros((rows, n * n), dtype=bool)
@@ -507,6 +512,14 @@ class CausalDAGKernel(Kernel):
             last[np.flatnonzero(has), idx[has]] = True
             parts.append(last)
         return np.concatenate(parts, axis=1).astype(np.float32)
+
+    @staticmethod
+    def _mismatch(state: State, missing: bool) -> np.ndarray:
+        """Bool ``[N, n, n]`` on perturbed rows: observed descendants not yet reached (``missing``) or
+        reached nodes the observation rules out (not ``missing``)."""
+        reach, observed = state["reach"], state["observed"]
+        wrong = (observed & ~reach) if missing else (reach & ~observed)
+        return wrong & state["perturbed"][:, :, None]
 
     def valid(self, state: State) -> np.ndarray:
         """Bool ``[N]``: every perturbed node's descendant set equals the observed one."""

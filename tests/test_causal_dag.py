@@ -396,7 +396,10 @@ def test_observation_layout():
     for canonical in (False, True):
         env = gym.make("IPS/CausalDAG-v0", n_nodes=3, task=task, canonical_order=canonical).unwrapped
         obs, _ = env.reset(seed=0)
-        assert obs.shape == env.observation_space.shape == (3 * 9 + 3 + (9 if canonical else 0),)
+        assert obs.shape == env.observation_space.shape == (5 * 9 + 3 + (9 if canonical else 0),)
+        # at the start B's observed descendant C is missing and nothing extra is reached
+        np.testing.assert_array_equal(obs[30:39].reshape(3, 3), [[0, 0, 0], [0, 0, 1], [0, 0, 0]])
+        assert not obs[39:48].any()
         obs, *_ = env.step(0 * 3 + 1)  # A->B
         obs, *_ = env.step(1 * 3 + 2)  # B->C
         assert obs.dtype == np.float32 and env.observation_space.contains(obs)
@@ -404,8 +407,9 @@ def test_observation_layout():
         np.testing.assert_array_equal(obs[9:18].reshape(3, 3), [[0, 1, 1], [0, 0, 1], [0, 0, 0]])
         np.testing.assert_array_equal(obs[18:21], [0, 1, 0])
         np.testing.assert_array_equal(obs[21:30].reshape(3, 3), [[0, 0, 0], [0, 0, 1], [0, 0, 0]])
+        assert not obs[30:48].any()  # admissible: nothing missing, nothing extra
         if canonical:
-            np.testing.assert_array_equal(np.flatnonzero(obs[30:]), [5])
+            np.testing.assert_array_equal(np.flatnonzero(obs[48:]), [5])
         _, reward, terminated, _, info = env.step(9)
         assert terminated and reward == 1.0 and info["valid"] and info["outcome"] == "A->B,B->C"
 
