@@ -64,8 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="timing window per measurement")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
-    sizes = args.sizes or ([64, 256] if args.quick else [64, 256, 1024])
-    seconds = args.seconds or (0.2 if args.quick else 2.0)
+    sizes = args.sizes or ([64] if args.quick else [64, 256, 1024])
+    seconds = args.seconds or (0.05 if args.quick else 2.0)
     header = ["env", "N", "make_vec steps/s", "SyncVectorEnv steps/s", "ratio"]
     rows = run(args.ids, sizes, seconds)
     body = table(header, rows)

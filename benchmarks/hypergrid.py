@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks.report import FIGURES, append_section, table
+from benchmarks.report import append_section, figures_dir, table
 from ips_agents import plots
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tracking import TrackedRun, train_tracked
@@ -41,7 +41,6 @@ def methods() -> dict[str, tuple[type, dict]]:
 
 
 def run(dims: Sequence[int], heights: Sequence[int], seeds: int, trajectories: int, evals: int) -> str:
-    FIGURES.mkdir(parents=True, exist_ok=True)
     rows, sections = [], []
     for ndim in dims:
         for height in heights:
@@ -63,15 +62,15 @@ def run(dims: Sequence[int], heights: Sequence[int], seeds: int, trajectories: i
             plots.plot_curves(
                 {label: ([c.trajectories for c in rs[0].history], [c.report["l1"] for c in rs[0].history])
                  for label, rs in finals.items()},
-                FIGURES / f"{tag}_l1.png", "trajectories", "exact sum-L1 to target", f"HyperGrid {ndim}D H={height}",
-                logy=True)
+                figures_dir() / f"{tag}_l1.png", "trajectories", "exact sum-L1 to target",
+                f"HyperGrid {ndim}D H={height}", logy=True)
             if ndim == 2:
                 from ips_envs.hypergrid import HyperGridKernel
                 from ips_envs.core.enumeration import target_distribution
 
                 target = target_distribution(HyperGridKernel(ndim=2, height=height), {})
                 plots.plot_grids({"target": target, **{k: rs[0].final.dist for k, rs in finals.items()}}, height,
-                                 FIGURES / f"{tag}_grids.png", f"HyperGrid 2D H={height}: target vs learned")
+                                 figures_dir() / f"{tag}_grids.png", f"HyperGrid 2D H={height}: target vs learned")
             sections.append(tag)
     header = ["grid", "method", "exact L1 (mean ± std)", "best", "trajectories", "train s", "traj/s"]
     body = table(header, rows)
@@ -92,8 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = args.seeds or (1 if args.quick else 5)
     dims = args.dims or ([2] if args.quick else [2, 4])
     heights = args.heights or ([8] if args.quick else [8])
-    trajectories = args.trajectories or (8_000 if args.quick else 200_000)
-    body = run(dims, heights, seeds, trajectories, evals=4 if args.quick else 20)
+    trajectories = args.trajectories or (1_024 if args.quick else 200_000)
+    body = run(dims, heights, seeds, trajectories, evals=2 if args.quick else 20)
     print(body)
     if not args.no_write:
         append_section("HyperGrid: exact sum-L1 to the reward-proportional target", body,

@@ -11,18 +11,18 @@ distance between the policy's outcome distribution and the uniform distribution 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
 
-from benchmarks.report import FIGURES, append_section, table
+from benchmarks.pertask import evaluate_per_task, pick_tasks
+from benchmarks.report import append_section, figures_dir, table
 from ips_agents import plots
-from ips_agents.evaluation import exact_outcome_distribution, outcome_report, recovery_curve, sample_outcomes
+from ips_agents.evaluation import exact_outcome_distribution, outcome_report, recovery_at
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
-from ips_agents.tracking import train_tracked
+from ips_agents.tracking import train_trajectories
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 
 NET = {"net_arch": [256, 256]}
@@ -34,37 +34,16 @@ METHODS = {
 COMMON = dict(group_size=16, n_groups=8, learning_rate=1e-3, policy_kwargs=NET)
 
 
-def _rr(model, env, task, admissible, seed: int) -> tuple[np.ndarray, float, float]:
-    samples = sample_outcomes(model, env, 5 * len(admissible), task=task, seed=seed)
-    curve = recovery_curve(samples, admissible)
-    return curve, float(curve[len(admissible) - 1]), float(curve[-1])
-
-
 def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int) -> tuple[list, dict]:
     rows, curves = [], {}
     for domain in domains:
         env_id = DOMAINS[domain]
-        tasks = [t for t in family_tasks(env_id) if len(gym.make(env_id, task=t).unwrapped.kernel.outcome_rewards(t)) > 1]
-        picks = np.random.default_rng(0).choice(len(tasks), size=min(n_tasks, len(tasks)), replace=False)
+        tasks = pick_tasks(env_id, n_tasks)
         for label, (algo, extra) in METHODS.items():
-            rr1, rr5, tvs, secs = [], [], [], []
-            for seed in range(seeds):
-                for i in picks:
-                    task = tasks[i]
-                    run = train_tracked(label, algo, env_id, trajectories, evals=1, task=task, seed=seed,
-                                        **COMMON, **extra)
-                    env = gym.make(env_id, task=task)
-                    env.reset(seed=seed)
-                    admissible = env.unwrapped.admissible_outcomes()
-                    curve, a, b = _rr(run.model, env, task, admissible, seed)
-                    rr1.append(a)
-                    rr5.append(b)
-                    tvs.append(run.final.report["tv"])
-                    secs.append(run.final.seconds)
-                    if seed == 0 and i == picks[0]:
-                        curves.setdefault(domain, {})[label] = curve
-            rows.append([domain, "per task", label, f"{np.mean(rr1):.3f}", f"{np.mean(rr5):.3f}",
-                         f"{np.mean(tvs):.3f}", len(picks) * seeds, f"{np.mean(secs):.1f}"])
+            res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories, **COMMON, **extra)
+            curves.setdefault(domain, {})[label] = res["curve"]
+            rows.append([domain, "per task", label, f"{res['rr'][1]:.3f}", f"{res['rr'][5]:.3f}",
+                         f"{res['tv']:.3f}", res["runs"], f"{res['seconds']:.1f}"])
             print(" | ".join(map(str, rows[-1])), flush=True)
     return rows, curves
 
@@ -78,18 +57,15 @@ def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int) 
         for label, (algo, extra) in METHODS.items():
             rr1, rr5, tvs, secs = [], [], [], []
             for seed in range(seeds):
-                t0 = time.perf_counter()
-                model = algo("MlpPolicy", env_id, tasks=train, seed=seed, **{**COMMON, "n_groups": 16}, **extra)
-                while model.num_trajectories < trajectories:
-                    model.learn(20_000, reset_num_timesteps=False)
-                secs.append(time.perf_counter() - t0)
+                model = algo("MlpPolicy", env_id, tasks=train, seed=seed,
+                             **{**COMMON, "n_groups": 16, "learning_rate": 3e-3}, **extra)
+                secs.append(train_trajectories(model, trajectories))
                 env = gym.make(env_id)
                 for j, task in enumerate(test):
                     env.reset(options={"task": task})
-                    admissible = env.unwrapped.admissible_outcomes()
-                    _, a, b = _rr(model, env, task, admissible, seed + j)
-                    rr1.append(a)
-                    rr5.append(b)
+                    rates, _ = recovery_at(model, env, task, (1, 5), seed + j)
+                    rr1.append(rates[1])
+                    rr5.append(rates[5])
                     dist = exact_outcome_distribution(model, env, task)
                     tvs.append(outcome_report(dist, env.unwrapped.target_distribution())["tv"])
             rows.append([domain, f"train {len(train)} -> test {len(test)}", label, f"{np.mean(rr1):.3f}",
@@ -112,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     n_tasks = args.tasks or (1 if args.quick else 10)
-    trajectories = args.trajectories or (1_000 if args.quick else 20_000)
-    rows, curves = per_task(args.domains, n_tasks, seeds, trajectories)
+    trajectories = args.trajectories or (256 if args.quick else 20_000)
+    domains = args.domains if not args.quick or args.domains != list(DOMAINS) else ["causal"]
+    rows, curves = per_task(domains, n_tasks, seeds, trajectories)
     if not args.no_split:
-        rows += split(args.domains, seeds, args.split_trajectories or (1_000 if args.quick else 200_000),
-                      args.max_test or (3 if args.quick else 10_000))
-    FIGURES.mkdir(parents=True, exist_ok=True)
+        rows += split(domains, seeds, args.split_trajectories or (256 if args.quick else 600_000),
+                      args.max_test or (1 if args.quick else 10_000))
     for domain, by_label in curves.items():
-        plots.plot_recovery(by_label, FIGURES / f"hypospace_{domain}_recovery.png",
+        plots.plot_recovery(by_label, figures_dir() / f"hypospace_{domain}_recovery.png",
                             f"{domain}: recovery rate vs samples (one task, seed 0)")
     header = ["domain", "setting", "method", "RR@|H|", "RR@5|H|", "exact TV to uniform", "runs", "train s"]
     body = table(header, rows)

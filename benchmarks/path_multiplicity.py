@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.logger import Logger
 
-from benchmarks.report import FIGURES, append_section, table
+from benchmarks.report import append_section, figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution
 from ips_agents.ips_grpo import GRPO, IPSGRPO
@@ -29,6 +29,7 @@ def train(algo: type, seed: int, trajectories: int, **kwargs) -> tuple[list[int]
     model.set_logger(Logger(folder=None, output_formats=[]))
     xs, frac_a, frac_b = [], [], []
     while model.num_trajectories < trajectories:
+        model._update_current_progress_remaining(model.num_trajectories, trajectories)
         batch = model.collect_batch()
         model.num_trajectories += batch.n_trajectories
         model.train_on_batch(batch)
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
-    trajectories = args.trajectories or (3_000 if args.quick else 30_000)
+    trajectories = args.trajectories or (512 if args.quick else 30_000)
     rows, curves = [], {}
     methods = {"IPS-GRPO": (IPSGRPO, {}), "GRPO": (GRPO, {}), "GRPO + entropy 0.01": (GRPO, {"ent_coef": 0.01})}
     for label, (algo, kwargs) in methods.items():
@@ -65,8 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         collapsed = int(np.sum(np.maximum(pa, pb) >= 0.95))
         rows.append([label, f"{pa.mean():.3f} ± {pa.std():.3f}", f"{pb.mean():.3f} ± {pb.std():.3f}",
                      " / ".join(f"{a:.2f}:{b:.2f}" for a, b in finals), f"{collapsed}/{seeds}"])
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    plots.plot_curves(curves, FIGURES / "path_multiplicity.png", "trajectories",
+    plots.plot_curves(curves, figures_dir() / "path_multiplicity.png", "trajectories",
                       "fraction of the update's samples", "PathMultiplicity: A (35 paths) vs B (7 paths)")
     header = ["method", "exact P(A)", "exact P(B)", "per seed P(A):P(B)", "seeds with one outcome >= 0.95"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run. Figure: figures/path_multiplicity.png"

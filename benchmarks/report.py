@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-FIGURES = Path(__file__).resolve().parent / "figures"
+
+
+def figures_dir() -> Path:
+    """Where figures go: ``$IPS_RL_FIGURES`` if set (the smoke test uses a temporary folder), else
+    ``benchmarks/figures``; created on demand."""
+    path = Path(os.environ.get("IPS_RL_FIGURES", Path(__file__).resolve().parent / "figures"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def machine() -> str:

@@ -28,10 +28,10 @@ NET = [256, 256]
 G, B = 16, 8
 
 
-def _group_method(algo: type, env_id: str, seconds: float) -> tuple[float, float, int]:
-    model = algo("MlpPolicy", env_id, group_size=G, n_groups=B, policy_kwargs={"net_arch": NET}, seed=0)
+def _group_method(algo: type, env_id: str, seconds: float, groups: int = B) -> tuple[float, float, int]:
+    model = algo("MlpPolicy", env_id, group_size=G, n_groups=groups, policy_kwargs={"net_arch": NET}, seed=0)
     model.set_logger(Logger(folder=None, output_formats=[]))
-    model.learn(B * G * 4)  # warm-up
+    model.learn(groups * G * 2)  # warm-up
     start, updates, trajectories, steps = time.perf_counter(), 0, 0, 0
     while time.perf_counter() - start < seconds or updates < 3:
         batch = model.collect_batch()
@@ -59,15 +59,15 @@ def _maskable_ppo(env_id: str, seconds: float, steps_per_update: int) -> tuple[f
     env = make_vec_env(env_id, n_envs=n_envs)
     model = MaskablePPO("MlpPolicy", env, n_steps=n_steps, batch_size=n_steps * n_envs, n_epochs=1,
                         policy_kwargs={"net_arch": NET}, seed=0)
-    model.learn(n_steps * n_envs * 2)  # warm-up
+    model.learn(n_steps * n_envs)  # warm-up
     cb = _Episodes()
-    total = n_steps * n_envs * 3
+    total = n_steps * n_envs * 2
     start = time.perf_counter()
     model.learn(total, callback=cb, reset_num_timesteps=False)
     while time.perf_counter() - start < seconds:
         model.learn(total, callback=cb, reset_num_timesteps=False)
     elapsed = time.perf_counter() - start
-    updates = (model.num_timesteps - n_steps * n_envs * 2) / (n_steps * n_envs)
+    updates = (model.num_timesteps - n_steps * n_envs) / (n_steps * n_envs)
     return cb.episodes / elapsed, elapsed / updates
 
 
@@ -78,13 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    seconds = args.seconds or (1.0 if args.quick else 10.0)
+    seconds = args.seconds or (0.3 if args.quick else 10.0)
     rows = []
-    for env_id in args.ids:
+    for env_id in (args.ids[:1] if args.quick else args.ids):
         gym.make(env_id)  # fail fast on a bad id
-        ips_tps, ips_upd, steps = _group_method(IPSGRPO, env_id, seconds)
-        grpo_tps, grpo_upd, _ = _group_method(GRPO, env_id, seconds)
-        tb_tps, tb_upd, _ = _group_method(TrajectoryBalance, env_id, seconds)
+        groups = 2 if args.quick else B
+        ips_tps, ips_upd, steps = _group_method(IPSGRPO, env_id, seconds, groups)
+        grpo_tps, grpo_upd, _ = _group_method(GRPO, env_id, seconds, groups)
+        tb_tps, tb_upd, _ = _group_method(TrajectoryBalance, env_id, seconds, groups)
         ppo_tps, ppo_upd = _maskable_ppo(env_id, seconds, steps)
         for label, tps, upd in (("IPS-GRPO", ips_tps, ips_upd), ("GRPO", grpo_tps, grpo_upd),
                                 ("TB", tb_tps, tb_upd), ("MaskablePPO", ppo_tps, ppo_upd)):

@@ -11,6 +11,7 @@ import numpy as np
 import torch as th
 
 import ips_envs
+import ips_envs.core.enumeration
 from ips_envs.core.kernel import INVALID_OUTCOME
 
 
@@ -171,3 +172,16 @@ def outcome_report(dist: Mapping[str, float], target: Mapping[str, float]) -> di
         "invalid_action_mass": float(dist.get(INVALID_OUTCOME, 0.0)),
         "support": float(sum(1 for k in target if dist.get(k, 0.0) > 1e-6)),
     }
+
+
+def recovery_at(model: Any, env: Any, task: Mapping[str, Any], multiples: Sequence[int] = (1, 5), seed: int = 0
+                ) -> tuple[dict[int, float], np.ndarray]:
+    """RR at ``m * |admissible|`` samples for each ``m`` in ``multiples``, and the whole curve.
+
+    One sample of ``max(multiples) * |admissible|`` outcomes is drawn; RR@m|H| reads its prefixes.
+    """
+    base = _single_env(env)
+    admissible = ips_envs.core.enumeration.admissible_outcomes(base.kernel, base.kernel.validate_task(task))
+    samples = sample_outcomes(model, env, max(multiples) * len(admissible), task=task, seed=seed)
+    curve = recovery_curve(samples, admissible)
+    return {m: float(curve[m * len(admissible) - 1]) for m in multiples}, curve

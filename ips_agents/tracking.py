@@ -38,6 +38,24 @@ class TrackedRun:
         return self.history[-1]
 
 
+def train_trajectories(model: IPSGRPO, trajectories: int, schedule_total: int | None = None) -> float:
+    """Update ``model`` until it has sampled ``trajectories`` trajectories in total; returns the seconds spent.
+
+    ``schedule_total`` (default ``trajectories``) is the horizon of learning-rate schedules.
+    """
+    if getattr(model, "_logger", None) is None:
+        model.set_logger(Logger(folder=None, output_formats=[]))
+    horizon = schedule_total or trajectories
+    t0 = time.perf_counter()
+    while model.num_trajectories < trajectories:
+        model._update_current_progress_remaining(model.num_trajectories, horizon)
+        batch = model.collect_batch()
+        assert batch is not None
+        model.num_trajectories += batch.n_trajectories
+        model.train_on_batch(batch)
+    return time.perf_counter() - t0
+
+
 def train_tracked(
     label: str,
     algo: type[IPSGRPO],
@@ -59,20 +77,12 @@ def train_tracked(
     task = env.unwrapped.task
     target = env.unwrapped.target_distribution()
     model = algo("MlpPolicy", env_id, env_kwargs={**env_kwargs, "task": task}, seed=seed, **algo_kwargs)
-    model.set_logger(Logger(folder=None, output_formats=[]))
     run = TrackedRun(label, model)
     per_eval = max(1, trajectories // evals)
     trained = 0.0
     while model.num_trajectories < trajectories:
         goal = min(trajectories, model.num_trajectories + per_eval)
-        t0 = time.perf_counter()
-        while model.num_trajectories < goal:
-            model._update_current_progress_remaining(model.num_trajectories, trajectories)  # for lr schedules
-            batch = model.collect_batch()
-            assert batch is not None
-            model.num_trajectories += batch.n_trajectories
-            model.train_on_batch(batch)
-        trained += time.perf_counter() - t0
+        trained += train_trajectories(model, goal, schedule_total=trajectories)
         dist = exact_outcome_distribution(model, env, task)
         run.history.append(Checkpoint(model.num_timesteps, model.num_trajectories, trained, dist,
                                       outcome_report(dist, target)))
