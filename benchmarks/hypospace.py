@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.utils import get_linear_fn
 
 from benchmarks.pertask import evaluate_per_task, pick_tasks
 from benchmarks.report import append_section, figures_dir, table
@@ -31,7 +32,7 @@ METHODS = {
     "GRPO": (GRPO, {}),
     "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}),
 }
-COMMON = dict(group_size=16, n_groups=8, learning_rate=1e-3, policy_kwargs=NET)
+COMMON = dict(group_size=16, n_groups=8, learning_rate=get_linear_fn(1e-3, 1e-4, 1.0), policy_kwargs=NET)
 
 
 def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int) -> tuple[list, dict]:
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     n_tasks = args.tasks or (1 if args.quick else 10)
-    trajectories = args.trajectories or (256 if args.quick else 20_000)
+    trajectories = args.trajectories or (256 if args.quick else 40_000)
     domains = args.domains if not args.quick or args.domains != list(DOMAINS) else ["causal"]
     rows, curves = per_task(domains, n_tasks, seeds, trajectories)
     if not args.no_split:
