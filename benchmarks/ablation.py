@@ -9,11 +9,11 @@ uniform distribution over the admissible set.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from benchmarks.pertask import evaluate_per_task, pick_tasks
-from benchmarks.report import append_section, table
+from benchmarks import report
+from benchmarks.report import table
 from ips_agents.ips_grpo import IPSGRPO
 
 ENV = "IPS/CausalDAG-v0"
@@ -21,12 +21,7 @@ NET = {"net_arch": [256, 256]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--tasks", type=int, default=None)
-    parser.add_argument("--trajectories", type=int, default=None)
-    parser.add_argument("--no-write", action="store_true")
+    parser = report.parser(__doc__, tasks=True)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
     tasks = pick_tasks(ENV, args.tasks or (1 if args.quick else 5), min_admissible=4)
@@ -50,11 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["sweep", "G", "eps", "alpha", "RR@|H|", "RR@5|H|", "exact TV to uniform"]
     body = table(header, rows) + (f"\n\n{len(tasks)} causal tasks (4 nodes, 3 observations, |H| >= 4), "
                                   f"{trajectories} trajectories per run, 128 trajectories per update.")
-    print(body)
-    if not args.no_write:
-        append_section("Ablation: group size, probability floor and exponent (causal tasks)", body,
-                       seeds=f"0..{seeds - 1}")
-    return 0
+    title = "Ablation: group size, probability floor and exponent (causal tasks)"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Both run the same uniformly random legal actions (drawn from the returned masks)
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 
@@ -15,7 +14,8 @@ import gymnasium as gym
 import numpy as np
 
 import ips_envs
-from benchmarks.report import append_section, table
+from benchmarks import report
+from benchmarks.report import table
 
 CONFIGS: dict[str, list[dict]] = {
     "IPS/CausalDAG-v0": [{"n_nodes": 4}, {"n_nodes": 6}],
@@ -57,22 +57,18 @@ def run(ids: Sequence[str], sizes: Sequence[int], seconds: float) -> list[list[o
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short timings, N in {64, 256}")
+    parser = report.parser(__doc__)
     parser.add_argument("--ids", nargs="*", default=list(ips_envs.ENV_IDS))
     parser.add_argument("--sizes", nargs="*", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="timing window per measurement")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([64] if args.quick else [64, 256, 1024])
     seconds = args.seconds or (0.05 if args.quick else 2.0)
     header = ["env", "N", "make_vec steps/s", "SyncVectorEnv steps/s", "ratio"]
     rows = run(args.ids, sizes, seconds)
     body = table(header, rows)
-    print(body)
-    if not args.no_write:
-        append_section("Env throughput: make_vec (batched kernel) vs SyncVectorEnv", body)
-    return 0
+    title = "Env throughput: make_vec (batched kernel) vs SyncVectorEnv"
+    return report.finish(title, body, args.no_write)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ the outcomes with target p < 1/G keep (the count estimator's rich-get-richer bia
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
 
-from benchmarks.report import append_section, table
+from benchmarks import report
+from benchmarks.report import table
 from ips_agents.ips_grpo import IPSGRPO
 from ips_agents.tracking import train_tracked
 
@@ -34,11 +34,7 @@ def rare_mass_kept(dist: dict[str, float], target: dict[str, float], group_size:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--trajectories", type=int, default=None)
-    parser.add_argument("--no-write", action="store_true")
+    parser = report.parser(__doc__)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 2)
     trajectories = args.trajectories or (512 if args.quick else 100_000)
@@ -69,11 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["space", "G", "estimator", "advantage norm", "exact L1", "exact TV", "outcomes with p* < 1/G",
               "their learned / target mass"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run, 256 trajectories per update."
-    print(body)
-    if not args.no_write:
-        append_section("Propensity estimators: count vs exact, group size, normalisation", body,
-                       seeds=f"0..{seeds - 1}")
-    return 0
+    title = "Propensity estimators: count vs exact, group size, normalisation"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ trajectory balance when available.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks.report import append_section, figures_dir, table
+from benchmarks import report
+from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tracking import TrackedRun, train_tracked
@@ -80,24 +80,17 @@ def run(dims: Sequence[int], heights: Sequence[int], seeds: int, trajectories: i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 2D H=8, 8k trajectories")
-    parser.add_argument("--seeds", type=int, default=None)
+    parser = report.parser(__doc__)
     parser.add_argument("--dims", type=int, nargs="*", default=None)
     parser.add_argument("--heights", type=int, nargs="*", default=None)
-    parser.add_argument("--trajectories", type=int, default=None)
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     dims = args.dims or ([2] if args.quick else [2, 4])
     heights = args.heights or ([8] if args.quick else [8])
     trajectories = args.trajectories or (1_024 if args.quick else 200_000)
     body = run(dims, heights, seeds, trajectories, evals=2 if args.quick else 20)
-    print(body)
-    if not args.no_write:
-        append_section("HyperGrid: exact sum-L1 to the reward-proportional target", body,
-                       seeds=f"0..{seeds - 1}")
-    return 0
+    title = "HyperGrid: exact sum-L1 to the reward-proportional target"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ distance between the policy's outcome distribution and the uniform distribution 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -18,7 +17,8 @@ import numpy as np
 from stable_baselines3.common.utils import get_linear_fn
 
 from benchmarks.pertask import evaluate_per_task, pick_tasks
-from benchmarks.report import append_section, figures_dir, table
+from benchmarks import report
+from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution, outcome_report, recovery_at
 from ips_agents.ips_grpo import GRPO, IPSGRPO
@@ -76,16 +76,11 @@ def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--tasks", type=int, default=None, help="tasks per domain (per-task training)")
+    parser = report.parser(__doc__, tasks=True)
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
-    parser.add_argument("--trajectories", type=int, default=None, help="per-task training budget")
     parser.add_argument("--split-trajectories", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None, help="test tasks evaluated per domain")
     parser.add_argument("--no-split", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     n_tasks = args.tasks or (1 if args.quick else 10)
@@ -101,10 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["domain", "setting", "method", "RR@|H|", "RR@5|H|", "exact TV to uniform", "runs", "train s"]
     body = table(header, rows)
     body += "\n\nFigures: " + ", ".join(f"figures/hypospace_{d}_recovery.png" for d in curves)
-    print(body)
-    if not args.no_write:
-        append_section("HypoSpace domains: recovery rate and exact TV", body, seeds=f"0..{seeds - 1}")
-    return 0
+    title = "HypoSpace domains: recovery rate and exact TV"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ exact propensities (canonical order, where the domain has it), GRPO. Reported: R
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from benchmarks.pertask import evaluate_per_task, pick_tasks
-from benchmarks.report import append_section, table
+from benchmarks import report
+from benchmarks.report import table
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 
 NET = {"net_arch": [256, 256]}
@@ -26,12 +26,7 @@ SPACES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--tasks", type=int, default=None)
-    parser.add_argument("--trajectories", type=int, default=None)
-    parser.add_argument("--no-write", action="store_true")
+    parser = report.parser(__doc__, tasks=True)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 2)
     trajectories = args.trajectories or (256 if args.quick else 100_000)
@@ -53,10 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(" | ".join(map(str, rows[-1])), flush=True)
     header = ["space", "|H| per task", "method", "RR@|H|", "RR@10|H|", "exact TV to uniform", "train s"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run, 16 groups x 16 per update."
-    print(body)
-    if not args.no_write:
-        append_section("Larger outcome spaces: count vs exact propensities", body, seeds=f"0..{seeds - 1}")
-    return 0
+    title = "Larger outcome spaces: count vs exact propensities"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

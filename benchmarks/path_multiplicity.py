@@ -8,14 +8,14 @@ For GRPO and IPS-GRPO: the fraction of A and of B among each update's sampled tr
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.logger import Logger
 
-from benchmarks.report import append_section, figures_dir, table
+from benchmarks import report
+from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution
 from ips_agents.ips_grpo import GRPO, IPSGRPO
@@ -42,11 +42,7 @@ def train(algo: type, seed: int, trajectories: int, **kwargs) -> tuple[list[int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--trajectories", type=int, default=None)
-    parser.add_argument("--no-write", action="store_true")
+    parser = report.parser(__doc__)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     trajectories = args.trajectories or (512 if args.quick else 30_000)
@@ -70,11 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "fraction of the update's samples", "PathMultiplicity: A (35 paths) vs B (7 paths)")
     header = ["method", "exact P(A)", "exact P(B)", "per seed P(A):P(B)", "seeds with one outcome >= 0.95"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run. Figure: figures/path_multiplicity.png"
-    print(body)
-    if not args.no_write:
-        append_section("Path multiplicity: A (35 paths) vs B (7 paths), equal reward", body,
-                       seeds=f"0..{seeds - 1}")
-    return 0
+    title = "Path multiplicity: A (35 paths) vs B (7 paths), equal reward"
+    return report.finish(title, body, args.no_write, seeds)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -84,3 +85,23 @@ def append_section(title: str, body: str, results: Path | None = None, seeds: st
     with results.open("a") as f:
         f.write(text)
     return text
+
+
+def parser(doc: str, tasks: bool = False) -> argparse.ArgumentParser:
+    """The arguments every benchmark script shares: --quick, --seeds, --trajectories, --no-write (--tasks)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a few minutes at most (used by the smoke test)")
+    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--trajectories", type=int, default=None, help="training budget per run")
+    if tasks:
+        p.add_argument("--tasks", type=int, default=None, help="tasks per configuration")
+    p.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
+    return p
+
+
+def finish(title: str, body: str, no_write: bool, seeds: int | None = None) -> int:
+    """Print the table and (unless ``no_write``) append it to RESULTS.md; returns the exit code 0."""
+    print(body)
+    if not no_write:
+        append_section(title, body, seeds=None if seeds is None else f"0..{seeds - 1}")
+    return 0

@@ -9,7 +9,6 @@ seconds per update; ratios against IPS-GRPO.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 
@@ -20,7 +19,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
-from benchmarks.report import append_section, table
+from benchmarks import report
+from benchmarks.report import table
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 
@@ -72,11 +72,9 @@ def _maskable_ppo(env_id: str, seconds: float, steps_per_update: int) -> tuple[f
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser = report.parser(__doc__)
     parser.add_argument("--ids", nargs="*", default=["IPS/CausalDAG-v0", "IPS/HyperGrid-v0"])
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     seconds = args.seconds or (0.3 if args.quick else 10.0)
     rows = []
@@ -96,10 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "IPS-GRPO time per update vs this"]
     body = table(header, rows) + (f"\n\nGroups: {B} x {G} trajectories per update; MaskablePPO: 16 envs, the same "
                                   "number of transitions per update, 1 epoch, one minibatch.")
-    print(body)
-    if not args.no_write:
-        append_section("Training throughput: IPS-GRPO vs GRPO vs TB vs MaskablePPO", body)
-    return 0
+    title = "Training throughput: IPS-GRPO vs GRPO vs TB vs MaskablePPO"
+    return report.finish(title, body, args.no_write)
 
 
 if __name__ == "__main__":
