@@ -296,6 +296,12 @@ def _task_rows(n: int, k: int, max_edges: int) -> list[tuple[list[int], list[int
     return list(zip(perturbed.tolist(), descendants.tolist(), strict=True))
 
 
+@functools.lru_cache(maxsize=None)
+def _task_dicts(n: int, k: int, max_edges: int) -> tuple[dict[str, Any], ...]:
+    """Every realisable task as a normalised dict, in :func:`task_table` order (read-only cache)."""
+    return tuple(_task_dict(n, p, d) for p, d in _task_rows(n, k, max_edges))
+
+
 # --------------------------------------------------------------------------- the kernel
 class CausalDAGKernel(Kernel):
     """Batched DAG construction.
@@ -338,8 +344,11 @@ class CausalDAGKernel(Kernel):
         """Uniform over realisable tasks for ``n_nodes <= 4``; the random-DAG sampler above that."""
         n, k = self.n_nodes, self.n_observations
         if n <= UNIFORM_TASK_MAX_NODES:
-            rows = _task_rows(n, k, self.max_edges)
-            return _task_dict(n, *rows[int(rng.integers(len(rows)))])
+            table = _task_dicts(n, k, self.max_edges)
+            task = table[int(rng.integers(len(table)))]
+            # a fresh copy, so the cached table cannot be changed through a returned task
+            return {"n_nodes": n, "observations": [{"perturb": o["perturb"], "descendants": list(o["descendants"])}
+                                                   for o in task["observations"]]}
         m = int(rng.integers(0, self.max_edges + 1))
         order = rng.permutation(n).tolist()
         children = [0] * n
