@@ -80,7 +80,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 from ips_envs import smiles_grammar as G
 from ips_envs.core import raster
@@ -203,15 +203,16 @@ class SMILESKernel(Kernel):
         keys: list[str] = []
         rewards = np.zeros(len(raws), dtype=np.float64)
         valid = np.zeros(len(raws), dtype=bool)
-        for i, raw in enumerate(raws):
-            mol = mol_from_smiles(raw)
-            if mol is None:
-                keys.append(INVALID_PREFIX + raw)
-                continue
-            canon = Chem.MolToSmiles(mol)
-            keys.append(canon)
-            valid[i] = True
-            rewards[i] = self.oracle.score_canonical(canon)
+        with rdBase.BlockLogs():  # RDKit's per-molecule warnings would flood the console during training
+            for i, raw in enumerate(raws):
+                mol = mol_from_smiles(raw)
+                if mol is None:
+                    keys.append(INVALID_PREFIX + raw)
+                    continue
+                canon = Chem.MolToSmiles(mol)
+                keys.append(canon)
+                valid[i] = True
+                rewards[i] = self.oracle.score_canonical(canon)
         return keys, rewards, valid
 
     def outcome_rewards(self, task: Mapping[str, Any]) -> None:
