@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.utils import get_linear_fn
+from stable_baselines3.common.utils import LinearSchedule
 
 from benchmarks.pertask import evaluate_per_task, pick_tasks
 from benchmarks import report
@@ -32,15 +32,17 @@ METHODS = {
     "GRPO": (GRPO, {}),
     "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}),
 }
-COMMON = dict(group_size=16, n_groups=8, learning_rate=get_linear_fn(1e-3, 1e-4, 1.0), policy_kwargs=NET)
+COMMON = dict(group_size=16, n_groups=8, learning_rate=LinearSchedule(1e-3, 1e-4, 1.0), policy_kwargs=NET)
 
 
-def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int) -> tuple[list, dict]:
+def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int, methods: Sequence[str]
+             ) -> tuple[list, dict]:
     rows, curves = [], {}
     for domain in domains:
         env_id = DOMAINS[domain]
         tasks = pick_tasks(env_id, n_tasks)
-        for label, (algo, extra) in METHODS.items():
+        for label in methods:
+            algo, extra = METHODS[label]
             res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories, **COMMON, **extra)
             curves.setdefault(domain, {})[label] = res["curve"]
             rows.append([domain, "per task", label, f"{res['rr'][1]:.3f}", f"{res['rr'][5]:.3f}",
@@ -49,13 +51,14 @@ def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int
     return rows, curves
 
 
-def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int) -> list:
+def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int, methods: Sequence[str]) -> list:
     rows = []
     for domain in domains:
         env_id = DOMAINS[domain]
         train, test = split_tasks(family_tasks(env_id), seed=0)
         test = test[:max_test]
-        for label, (algo, extra) in METHODS.items():
+        for label in methods:
+            algo, extra = METHODS[label]
             rr1, rr5, tvs, secs = [], [], [], []
             for seed in range(seeds):
                 model = algo("MlpPolicy", env_id, tasks=train, seed=seed,
@@ -81,15 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split-trajectories", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None, help="test tasks evaluated per domain")
     parser.add_argument("--no-split", action="store_true")
+    parser.add_argument("--no-per-task", action="store_true")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     n_tasks = args.tasks or (1 if args.quick else 10)
     trajectories = args.trajectories or (256 if args.quick else 40_000)
     domains = args.domains if not args.quick or args.domains != list(DOMAINS) else ["causal"]
-    rows, curves = per_task(domains, n_tasks, seeds, trajectories)
+    rows, curves = ([], {}) if args.no_per_task else per_task(domains, n_tasks, seeds, trajectories, args.methods)
     if not args.no_split:
         rows += split(domains, seeds, args.split_trajectories or (256 if args.quick else 600_000),
-                      args.max_test or (1 if args.quick else 10_000))
+                      args.max_test or (1 if args.quick else 10_000), args.methods)
     for domain, by_label in curves.items():
         plots.plot_recovery(by_label, figures_dir() / f"hypospace_{domain}_recovery.png",
                             f"{domain}: recovery rate vs samples (one task, seed 0)")
