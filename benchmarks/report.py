@@ -67,7 +67,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def append_section(title: str, body: str, results: Path | None = None, seeds: str | None = None) -> str:
     """Append a dated section (machine, command, commit, body) to RESULTS.md; return its text."""
     results = RESULTS if results is None else results
-    command = " ".join([Path(sys.argv[0]).name if sys.argv[0] else "python", *sys.argv[1:]])
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.parent.name == "benchmarks":
+        head = f"python -m benchmarks.{script.stem}"
+    else:
+        head = script.name if script is not None else "python"
+    command = " ".join([head, *sys.argv[1:]])
     lines = [
         f"## {title}",
         "",
