@@ -43,6 +43,32 @@ def _group_method(algo: type, env_id: str, seconds: float, groups: int = B) -> t
     return trajectories / elapsed, elapsed / updates, steps // updates
 
 
+def ips_overhead(env_id: str, repeats: int) -> tuple[float, float, float]:
+    """Seconds to collect one batch, and to update on that same batch with IPS-GRPO and with GRPO.
+
+    Both models start from the same weights and update on identical batches, so the difference is the
+    IPS arithmetic alone (episode lengths, which change as policies learn, cannot confound it).
+    """
+    kwargs = dict(group_size=G, n_groups=B, policy_kwargs={"net_arch": NET}, seed=0)
+    ips_model, grpo_model = IPSGRPO("MlpPolicy", env_id, **kwargs), GRPO("MlpPolicy", env_id, **kwargs)
+    grpo_model.policy.load_state_dict(ips_model.policy.state_dict())
+    for m in (ips_model, grpo_model):
+        m.set_logger(Logger(folder=None, output_formats=[]))
+    collect, ips_t, grpo_t = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        batch = ips_model.collect_batch()
+        t1 = time.perf_counter()
+        ips_model.train_on_batch(batch)
+        t2 = time.perf_counter()
+        grpo_model.train_on_batch(batch)
+        t3 = time.perf_counter()
+        collect.append(t1 - t0)
+        ips_t.append(t2 - t1)
+        grpo_t.append(t3 - t2)
+    return float(np.median(collect)), float(np.median(ips_t)), float(np.median(grpo_t))
+
+
 class _Episodes(BaseCallback):
     def __init__(self) -> None:
         super().__init__()
@@ -92,7 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(" | ".join(rows[-1]), flush=True)
     header = ["env", "method", "trajectories/s", "ms per update", "IPS-GRPO speed ratio",
               "IPS-GRPO time per update vs this"]
-    body = table(header, rows) + (f"\n\nGroups: {B} x {G} trajectories per update; MaskablePPO: 16 envs, the same "
+    body = table(header, rows)
+    over = []
+    for env_id in (args.ids[:1] if args.quick else args.ids):
+        c, i, g = ips_overhead(env_id, 3 if args.quick else 30)
+        over.append([env_id, f"{c * 1000:.1f}", f"{i * 1000:.2f}", f"{g * 1000:.2f}",
+                     f"{(i - g) / (c + g) * 100:+.2f}%"])
+    body += ("\n\nIPS overhead on identical batches (median over updates; same weights, same batch):\n\n"
+             + table(["env", "collect ms", "IPS-GRPO update ms", "GRPO update ms", "IPS overhead per update"],
+                     over)) + (f"\n\nGroups: {B} x {G} trajectories per update; MaskablePPO: 16 envs, the same "
                                   "number of transitions per update, 1 epoch, one minibatch.")
     title = "Training throughput: IPS-GRPO vs GRPO vs TB vs MaskablePPO"
     return report.finish(title, body, args.no_write)
