@@ -27,7 +27,7 @@ def methods() -> dict[str, tuple[type, dict]]:
     """label -> (algorithm class, arguments)."""
     common = dict(group_size=16, n_groups=16, learning_rate=3e-4, policy_kwargs=NET)
     found = {
-        "IPS-GRPO (exact p)": (IPSGRPO, dict(ips_estimator="exact", **common)),
+        "IPS-GRPO (exact p)": (IPSGRPO, dict(ips_estimator="exact", **{**common, "learning_rate": 1e-3})),
         "IPS-GRPO (count p)": (IPSGRPO, dict(ips_estimator="count", **common)),
         "GRPO": (GRPO, dict(common)),
     }
@@ -40,13 +40,16 @@ def methods() -> dict[str, tuple[type, dict]]:
     return found
 
 
-def run(dims: Sequence[int], heights: Sequence[int], seeds: int, trajectories: int, evals: int) -> str:
+def run(dims: Sequence[int], heights: Sequence[int], seeds: int, trajectories: int, evals: int,
+        only: Sequence[str] | None = None) -> str:
     rows, sections = [], []
     for ndim in dims:
         for height in heights:
             kwargs = {"ndim": ndim, "height": height, "canonical_order": True}
             finals: dict[str, list[TrackedRun]] = {}
             for label, (algo, algo_kwargs) in methods().items():
+                if only and label not in only:
+                    continue
                 for seed in range(seeds):
                     r = train_tracked(label, algo, "IPS/HyperGrid-v0", trajectories, evals=evals, env_kwargs=kwargs,
                                       seed=seed, **algo_kwargs)
@@ -83,12 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = report.parser(__doc__)
     parser.add_argument("--dims", type=int, nargs="*", default=None)
     parser.add_argument("--heights", type=int, nargs="*", default=None)
+    parser.add_argument("--methods", nargs="*", default=None, help="labels to run (default: all)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     dims = args.dims or ([2] if args.quick else [2, 4])
     heights = args.heights or ([8] if args.quick else [8])
     trajectories = args.trajectories or (1_024 if args.quick else 200_000)
-    body = run(dims, heights, seeds, trajectories, evals=2 if args.quick else 20)
+    body = run(dims, heights, seeds, trajectories, evals=2 if args.quick else 20, only=args.methods)
     title = "HyperGrid: exact sum-L1 to the reward-proportional target"
     return report.finish(title, body, args.no_write, seeds)
 

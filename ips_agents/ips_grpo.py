@@ -84,7 +84,8 @@ class IPSGRPO(BaseAlgorithm):
         n_groups: B, task instances per update (default 4, or ``num_envs // group_size`` for a vector env).
         ips_alpha: tempering exponent in [0, 1]: rewards are divided by ``p ** ips_alpha``; 0 is GRPO.
         ips_eps: probability floor in (0, 1] (the weight is at most ``1 / ips_eps ** ips_alpha``);
-            default 0.1 with the count estimator and 1e-3 with the exact one.
+            default 0.1 with the count estimator and 1e-6 with the exact one (there it only guards against
+            numerical underflow: a larger floor caps the weights of the rare outcomes it exists to lift).
         ips_estimator: ``"count"`` (the paper's Eq. 9, the outcome's frequency in its group) or ``"exact"``
             (the trajectory probability, exact when the env has ``unique_paths``; refused otherwise).
         advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``.
@@ -183,7 +184,7 @@ class IPSGRPO(BaseAlgorithm):
         if self.ips_estimator not in ESTIMATORS:
             raise ValueError(f"ips_estimator must be one of {list(ESTIMATORS)}, got {self.ips_estimator!r}")
         if self.ips_eps is None:
-            self.ips_eps = 0.1 if self.ips_estimator == "count" else 1e-3
+            self.ips_eps = 0.1 if self.ips_estimator == "count" else 1e-6
         if not 0.0 < float(self.ips_eps) <= 1.0:
             raise ValueError(f"ips_eps must be in (0, 1], got {self.ips_eps!r}")
         if self.advantage_norm not in ips.ADVANTAGE_NORMS:
