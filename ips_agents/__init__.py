@@ -8,5 +8,6 @@
 import ips_envs  # noqa: F401  (registers the IPS/ ids)
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy
+from ips_agents.tb import TrajectoryBalance
 
-__all__ = ["GRPO", "IPSGRPO", "MaskedActorPolicy", "MultiInputMaskedActorPolicy"]
+__all__ = ["GRPO", "IPSGRPO", "MaskedActorPolicy", "MultiInputMaskedActorPolicy", "TrajectoryBalance"]

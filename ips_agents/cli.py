@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (from a clone of the repo)")
     bench.add_argument("name", help="script name, e.g. env_throughput")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (e.g. --quick)")
+
+    from ips_agents.prior_cli import add_prior_parser
+
+    add_prior_parser(sub)
     return parser
 
 
@@ -143,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _eval(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "prior":
+        from ips_agents.prior_cli import run_prior
+
+        return run_prior(args)
     from ips_agents.demo import run_demo
 
     return run_demo(out=args.out, scale=args.scale, seed=args.seed)

@@ -6,13 +6,17 @@ import importlib
 
 import pytest
 
-SCRIPTS = ["env_throughput", "hypergrid", "hypospace", "ablation", "larger_spaces", "estimators",
-           "training_throughput", "path_multiplicity"]
+SCRIPTS = {
+    "env_throughput": [], "hypergrid": [], "hypospace": [], "ablation": [], "larger_spaces": [], "estimators": [],
+    "training_throughput": [], "path_multiplicity": [],
+    # --quick is a 1,000-call budget on two oracles (minutes); the smoke test only checks the pipeline
+    "molecules": ["--budget", "64", "--oracles", "drug_mpo"],
+}
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("name", list(SCRIPTS))
 def test_quick_mode_runs(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("IPS_RL_FIGURES", str(tmp_path))
     module = importlib.import_module(f"benchmarks.{name}")
-    assert module.main(["--quick", "--no-write"]) == 0
+    assert module.main(["--quick", "--no-write", *SCRIPTS[name]]) == 0
     assert "|---" in capsys.readouterr().out  # printed its table
