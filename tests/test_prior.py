@@ -36,14 +36,6 @@ SMILES = [
 TINY = {"embedding_dim": 8, "hidden_size": 32, "num_layers": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(n)
-
-
 @pytest.fixture
 def tiny_prior() -> SmilesPrior:
     th.manual_seed(0)

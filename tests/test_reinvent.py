@@ -9,16 +9,8 @@ import torch as th
 from ips_agents.prior import SmilesPrior
 from ips_agents.reinvent import DiversityFilter, ReplayMemory, Reinvent, dap_loss, murcko_scaffold
 from ips_envs.oracles import Oracle
+from tests.test_prior import TINY
 
-TINY = {"embedding_dim": 8, "hidden_size": 32, "num_layers": 2}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(n)
 
 
 def _tiny() -> SmilesPrior:
