@@ -77,9 +77,7 @@ class GroupEnv:
         try:
             if self.kind == "ips":
                 return bool(self.env.unwrapped.unique_paths)
-            if self.kind == "sb3":
-                return bool(all(self.env.get_attr("unique_paths")))
-            return bool(all(self.env.get_attr("unique_paths")))
+            return bool(all(self.env.get_attr("unique_paths")))  # SB3 VecEnv and Gymnasium VectorEnv alike
         except (AttributeError, TypeError):
             return False
 
