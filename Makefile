@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean torchgfn-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
+# Optional: a separate interpreter with torchgfn 2.4.1 (it needs numpy<2) for benchmarks/torchgfn_compare.py
+torchgfn-venv: .venv-torchgfn/.installed
+
+.venv-torchgfn/.installed:
+	$(PYTHON) -m venv .venv-torchgfn
+	.venv-torchgfn/bin/python -m pip install -q torch==2.13.0
+	.venv-torchgfn/bin/python -m pip install -q torchgfn==2.4.1
+	touch $@
+
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) .venv-torchgfn demo_out

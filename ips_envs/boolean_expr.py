@@ -442,7 +442,8 @@ class BooleanExprKernel(Kernel):
         self._off_task = self._off_stack + self.n_slots * (self.max_depth + 1)
         size = self._off_task + 2 * self.n_rows
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
-        self._task_table: tuple[np.ndarray, np.ndarray] | None = None
+        self._task_codes: tuple[np.ndarray, np.ndarray] | None = None
+        self._task_dicts: tuple[dict[str, Any], ...] | None = None
         # assignment i as an inputs dict, and the inverse map from value tuples to i
         self._inputs = [{v: (i >> (self.n_vars - 1 - j)) & 1 for j, v in enumerate(self.variables)}
                         for i in range(self.n_rows)]
@@ -528,7 +529,7 @@ class BooleanExprKernel(Kernel):
 
     def _all_task_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(observed mask, output bits) of every realisable task with 1..max_observed rows (cached)."""
-        if self._task_table is None:
+        if self._task_codes is None:
             tables = self.realisable_tables()
             masks, outs = [], []
             for k in range(1, self.max_observed + 1):
@@ -540,18 +541,20 @@ class BooleanExprKernel(Kernel):
                         if o in seen:
                             masks.append(m)
                             outs.append(o)
-            self._task_table = (np.array(masks, dtype=np.int64), np.array(outs, dtype=np.int64))
-        return self._task_table
+            self._task_codes = (np.array(masks, dtype=np.int64), np.array(outs, dtype=np.int64))
+        return self._task_codes
 
     def all_tasks(self) -> list[dict[str, Any]]:
         """Every realisable task with 1..max_observed observed rows, ordered by row count, rows, outputs."""
         masks, outs = self._all_task_codes()
         return [self._task_dict(m, o) for m, o in zip(masks.tolist(), outs.tolist(), strict=True)]
 
-    def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:
-        masks, outs = self._all_task_codes()
-        i = int(rng.integers(len(masks)))
-        return self._task_dict(int(masks[i]), int(outs[i]))
+    def task_table(self) -> tuple[dict[str, Any], ...]:
+        """Every realisable task with 1..max_observed rows (the uniform task distribution), cached."""
+        if self._task_dicts is None:
+            masks, outs = self._all_task_codes()
+            self._task_dicts = tuple(self._task_dict(int(m), int(o)) for m, o in zip(masks, outs, strict=True))
+        return self._task_dicts
 
     def _task_bits(self, task: Mapping[str, Any]) -> tuple[int, int]:
         observed = output = 0

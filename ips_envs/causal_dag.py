@@ -340,15 +340,17 @@ class CausalDAGKernel(Kernel):
         self._eye = np.eye(n, dtype=bool)
 
     # ------------------------------------------------------------------ tasks
+    def task_table(self) -> tuple[dict[str, Any], ...] | None:
+        """Every realisable task (the uniform task distribution) for ``n_nodes <= 4``; None above that."""
+        if self.n_nodes <= UNIFORM_TASK_MAX_NODES:
+            return _task_dicts(self.n_nodes, self.n_observations, self.max_edges)
+        return None
+
     def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:
         """Uniform over realisable tasks for ``n_nodes <= 4``; the random-DAG sampler above that."""
         n, k = self.n_nodes, self.n_observations
         if n <= UNIFORM_TASK_MAX_NODES:
-            table = _task_dicts(n, k, self.max_edges)
-            task = table[int(rng.integers(len(table)))]
-            # a fresh copy, so the cached table cannot be changed through a returned task
-            return {"n_nodes": n, "observations": [{"perturb": o["perturb"], "descendants": list(o["descendants"])}
-                                                   for o in task["observations"]]}
+            return super().sample_task(rng)
         m = int(rng.integers(0, self.max_edges + 1))
         order = rng.permutation(n).tolist()
         children = [0] * n

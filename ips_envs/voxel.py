@@ -73,7 +73,7 @@ from gymnasium import spaces
 
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import Kernel, State, check_fields, check_int
+from ips_envs.core.kernel import TASK_TABLE_MAX, Kernel, State, check_fields, check_int
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 TASK_FIELDS = ("grid", "height", "top_view")
@@ -150,6 +150,7 @@ class Voxel3DKernel(Kernel):
         self._counts = [math.comb(self.n_cells, k) for k in range(self.min_blocks, self.max_blocks + 1)]
         self.n_tasks = sum(self._counts)
         self._views: np.ndarray | None = None
+        self._task_dicts: tuple[dict[str, Any], ...] | None = None
 
     # ------------------------------------------------------------------ tasks
     def _task_dict(self, view: np.ndarray) -> dict[str, Any]:
@@ -178,8 +179,18 @@ class Voxel3DKernel(Kernel):
         """Every task of this configuration (``n_tasks`` dicts; 129 with the defaults), in a fixed order."""
         return [self._task_dict(v) for v in self.task_views()]
 
+    def task_table(self) -> tuple[dict[str, Any], ...] | None:
+        """Every task (see :meth:`all_tasks`) when there are at most ``TASK_TABLE_MAX``; else None."""
+        if self.n_tasks > TASK_TABLE_MAX:
+            return None
+        if self._task_dicts is None:
+            self._task_dicts = tuple(self.all_tasks())
+        return self._task_dicts
+
     def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:
         """A top view drawn uniformly from every view with ``min_blocks..max_blocks`` cells (only ``rng``)."""
+        if self.n_tasks <= TASK_TABLE_MAX:
+            return super().sample_task(rng)
         if self.n_tasks <= MAX_ENUMERATED_TASKS:
             return self._task_dict(self.task_views()[int(rng.integers(self.n_tasks))])
         # too many to enumerate: pick the block count with weight C(g*g, k), then a uniform k-subset

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ips_envs.core.kernel import draw_index
 
 
 def _run_equivalence(env_id: str, n: int, steps: int, seed: int, p_illegal: float) -> None:
@@ -64,3 +71,39 @@ def test_per_copy_tasks_and_reset_mask(env_id):
     before = vec.tasks
     vec.reset(seed=[None, None, None, 99], options={"reset_mask": np.array([False, False, False, True])})
     assert vec.tasks[:3] == before[:3]
+
+
+def test_tasks_are_copies(env_id):
+    vec = gym.make_vec(env_id, num_envs=3).unwrapped
+    vec.reset(seed=0)
+    tasks = vec.tasks
+    if not tasks[0]:
+        pytest.skip("task-free domain")
+    snapshot = copy.deepcopy(tasks)
+    for t in tasks:
+        t.clear()
+    assert vec.tasks == snapshot
+    table = vec.kernel.task_table()
+    if table is not None:  # the kernel's cached table was not changed through a returned task either
+        assert all(t for t in table) and all(t in table for t in snapshot)
+
+
+def test_table_drawn_start_states_match_their_tasks(env_id):
+    vec = gym.make_vec(env_id, num_envs=64).unwrapped
+    if vec.kernel.task_table() is None:
+        pytest.skip("no task table")
+    obs, _ = vec.reset(seed=5)
+    kernel = vec.kernel
+    np.testing.assert_array_equal(obs, kernel.observe(kernel.initial_state(vec.tasks)))
+    assert len({json.dumps(t, sort_keys=True) for t in vec.tasks}) > 1  # copies got different tasks
+
+
+@given(n=st.integers(1, 10**6), seed=st.integers(0, 2**32 - 1))
+def test_draw_index_in_range(n, seed):
+    assert 0 <= draw_index(np.random.default_rng(seed), n) < n
+
+
+def test_draw_index_uniform():
+    rng = np.random.default_rng(0)
+    counts = np.bincount([draw_index(rng, 7) for _ in range(70_000)], minlength=7)
+    assert counts.shape == (7,) and np.abs(counts / 10_000 - 1).max() < 0.05

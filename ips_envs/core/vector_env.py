@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import copy
+
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
@@ -13,7 +15,7 @@ from gymnasium.vector.utils import batch_space
 
 from ips_envs.core import enumeration
 from ips_envs.core.face import RENDER_MODES, KernelFace
-from ips_envs.core.kernel import INVALID_OUTCOME, State, put, take
+from ips_envs.core.kernel import INVALID_OUTCOME, State, draw_index, put, take
 
 
 class ConstructionVectorEnv(KernelFace, VectorEnv):
@@ -54,6 +56,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._rngs: list[np.random.Generator] = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self._tasks: list[dict[str, Any]] = []
+        self._table: tuple[Sequence[Mapping[str, Any]], State] | None = None
         self._state: State | None = None
         self._mask = np.zeros((self.num_envs, self.kernel.n_actions), dtype=bool)
         self._done = np.zeros(self.num_envs, dtype=bool)
@@ -62,18 +65,41 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
     # ------------------------------------------------------------------ tasks
     @property
     def tasks(self) -> list[dict[str, Any]]:
-        """Current task dict of every copy."""
+        """Current task dict of every copy (copies: changing them does not change the env)."""
+        return copy.deepcopy(self._current_tasks())
+
+    def _current_tasks(self) -> list[dict[str, Any]]:
         if not self._tasks:
             raise RuntimeError("no tasks yet: call reset() first")
-        return list(self._tasks)
+        return self._tasks
 
     def admissible_outcomes(self, index: int = 0) -> frozenset[str]:
         """Outcome keys with positive reward for the task of copy ``index``."""
-        return enumeration.admissible_outcomes(self.kernel, self.tasks[index])
+        return enumeration.admissible_outcomes(self.kernel, self._current_tasks()[index])
 
     def target_distribution(self, index: int = 0) -> dict[str, float]:
         """Reward-proportional outcome distribution of the task of copy ``index``."""
-        return enumeration.target_distribution(self.kernel, self.tasks[index])
+        return enumeration.target_distribution(self.kernel, self._current_tasks()[index])
+
+    def _task_table(self) -> tuple[Sequence[Mapping[str, Any]], State] | None:
+        """The kernel's task table with the start states of all its tasks (encoded once), or None."""
+        if self._table is None:
+            table = self.kernel.task_table()
+            if table is None:
+                return None
+            self._table = (table, self.kernel.initial_state(table))
+        return self._table
+
+    def _start_states(self, chosen: Sequence[Mapping[str, Any]]) -> State:
+        """Start states for validated tasks, encoding each distinct task object once."""
+        slot: dict[int, int] = {}
+        unique: list[Mapping[str, Any]] = []
+        for t in chosen:
+            if slot.setdefault(id(t), len(unique)) == len(unique):
+                unique.append(t)
+        if len(unique) == len(chosen):
+            return self.kernel.initial_state(chosen)
+        return take(self.kernel.initial_state(unique), np.array([slot[id(t)] for t in chosen], dtype=np.int64))
 
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
         if seed is None:
@@ -86,8 +112,15 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
                 self._rngs[i] = seeding.np_random(int(s))[0]
 
     def _reset_rows(self, rows: np.ndarray, tasks: Sequence[Mapping[str, Any]] | None) -> None:
+        fresh: State | None = None
         if tasks is None and self.kernel.task_free:
             chosen = [{} for _ in rows]
+        elif tasks is None and self.fixed_task is None and (found := self._task_table()) is not None:
+            # the same random numbers as kernel.sample_task, without building and encoding a dict per copy
+            table, table_states = found
+            picks = np.array([draw_index(self._rngs[i], len(table)) for i in rows], dtype=np.int64)
+            chosen = [table[j] for j in picks]
+            fresh = take(table_states, picks)
         elif tasks is None:
             chosen = [self._choose_task(self._rngs[i], None) for i in rows]
         else:
@@ -96,7 +129,8 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
                 if id(t) not in validated:
                     validated[id(t)] = self.kernel.validate_task(t)
             chosen = [validated[id(t)] for t in tasks]
-        fresh = self.kernel.initial_state(chosen)
+        if fresh is None:
+            fresh = self._start_states(chosen)
         if self._state is None or len(rows) == self.num_envs:
             self._state, self._tasks = fresh, chosen
         else:

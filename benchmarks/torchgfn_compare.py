@@ -1,0 +1,171 @@
+"""ips-rl against torchgfn 2.4.1 on HyperGrid: env throughput, TB per iteration, exact L1 per trajectory.
+
+Three side-by-side measurements in one run on one machine (ratios, because the machine is shared):
+
+1. Env throughput with uniformly random legal actions at batch 256: ``gymnasium.make_vec("IPS/HyperGrid-v0")``
+   against torchgfn's ``HyperGrid`` stepped with ``env._step`` (its sampler's path). Unit: transitions/s.
+2. Trajectory balance per iteration (batch 128, MLP 2x256, Adam lr 1e-3, log Z lr 0.1) on 2D H=8:
+   ``ips_agents.TrajectoryBalance`` against torchgfn's ``TBGFlowNet``.
+3. Exact sum-L1 of the terminal distribution to R/Z against trajectories sampled, at 6,400-trajectory
+   checkpoints up to 51,200: torchgfn TB, ips-rl TB and IPS-GRPO with exact propensities (batch 128).
+
+torchgfn needs ``numpy<2``, so it runs in its own interpreter (``make torchgfn-venv`` builds
+``.venv-torchgfn``; ``--torchgfn-python`` or ``$IPS_RL_TORCHGFN_PYTHON`` names another). Without one, the
+torchgfn columns are reported as missing and only the ips-rl side runs.
+
+Differences to keep in mind: ips-rl's HyperGrid runs with ``canonical_order=True`` (one path per cell, so
+P_B = 1 and propensities are exact); torchgfn's TB learns P_B over the full grid DAG. Both targets are the
+same R(x)/Z over all H^ndim cells (exit is legal everywhere in both).
+
+    python -m benchmarks.torchgfn_compare [--quick] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import ips_envs  # noqa: F401  (registers the ids)
+from benchmarks import report
+from benchmarks.report import figures_dir, table
+from ips_agents import plots
+from ips_agents.ips_grpo import IPSGRPO
+from ips_agents.tb import TrajectoryBalance
+from ips_agents.tracking import train_tracked
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDE = Path(__file__).resolve().parent / "torchgfn_side.py"
+NET = {"net_arch": [256, 256]}
+OURS = {
+    "ips-rl TB": (TrajectoryBalance, dict(group_size=16, n_groups=8, learning_rate=1e-3, logz_learning_rate=0.1,
+                                          policy_kwargs=NET)),
+    "ips-rl IPS-GRPO (exact p)": (IPSGRPO, dict(group_size=16, n_groups=8, learning_rate=3e-4,
+                                                ips_estimator="exact", policy_kwargs=NET)),
+}
+
+
+def torchgfn_python(explicit: str | None) -> str | None:
+    """The interpreter that has torchgfn: ``explicit``, ``$IPS_RL_TORCHGFN_PYTHON`` or ``.venv-torchgfn``.
+
+    ``explicit="none"`` turns the torchgfn side off."""
+    if explicit == "none":
+        return None
+    for candidate in (explicit, os.environ.get("IPS_RL_TORCHGFN_PYTHON"), ROOT / ".venv-torchgfn" / "bin" / "python"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    return None
+
+
+def run_side(python: str, *args: str) -> dict:
+    """Run ``torchgfn_side.py`` with ``python`` and return the JSON it prints."""
+    proc = subprocess.run([python, str(SIDE), *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"torchgfn side failed ({python} {' '.join(args)}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ours_env_throughput(ndim: int, height: int, batch: int, seconds: float, seed: int) -> float:
+    """Transitions/s of ``make_vec`` HyperGrid under uniformly random legal actions (autoreset steps excluded)."""
+    env = gym.make_vec("IPS/HyperGrid-v0", num_envs=batch, ndim=ndim, height=height)
+    rng = np.random.default_rng(seed)
+    _, info = env.reset(seed=seed)
+    resetting = np.zeros(batch, bool)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        mask = info["action_mask"]
+        cum = np.cumsum(mask, axis=1)
+        pick = (rng.random(batch) * cum[:, -1]).astype(np.int64)
+        # rows that just ended have an all-false mask; their action is ignored by the autoreset step
+        actions = np.minimum((cum <= pick[:, None]).sum(1), mask.shape[1] - 1)
+        _, _, term, trunc, info = env.step(actions)
+        steps += int((~resetting).sum())
+        resetting = term | trunc
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def env_rows(python: str | None, quick: bool, seeds: int) -> list[list]:
+    rows = []
+    seconds = 1.0 if quick else 5.0
+    for ndim, height in [(2, 8)] if quick else [(2, 8), (4, 8), (2, 20)]:
+        ours = [ours_env_throughput(ndim, height, 256, seconds, s) for s in range(seeds)]
+        theirs = ([run_side(python, "env", "--ndim", str(ndim), "--height", str(height), "--batch", "256",
+                            "--seconds", str(seconds), "--seed", str(s))["steps_per_s"] for s in range(seeds)]
+                  if python else [])
+        ratio = f"{np.mean(ours) / np.mean(theirs):.1f}x" if theirs else "n/a"
+        rows.append([f"{ndim}D H={height}", f"{np.mean(ours):,.0f}",
+                     f"{np.mean(theirs):,.0f}" if theirs else "not installed", ratio])
+        print(" | ".join(map(str, rows[-1])), flush=True)
+    return rows
+
+
+def training_rows(python: str | None, quick: bool, seeds: int) -> tuple[list[list], list[list], dict]:
+    total = 1_280 if quick else 51_200
+    evals = 2 if quick else 8
+    checkpoints = [total * (i + 1) // evals for i in range(evals)]
+    curves: dict[str, tuple[list, list]] = {}
+    finals: dict[str, list[dict]] = {}
+    for label, (algo, kwargs) in OURS.items():
+        for seed in range(seeds):
+            run = train_tracked(label, algo, "IPS/HyperGrid-v0", total, evals=evals,
+                                env_kwargs={"ndim": 2, "height": 8, "canonical_order": True}, seed=seed, **kwargs)
+            points = [{"trajectories": c.trajectories, "seconds": c.seconds, "l1": c.report["l1"]} for c in run.history]
+            iterations = run.history[-1].trajectories / 128
+            finals.setdefault(label, []).append({"checkpoints": points,
+                                                 "ms_per_iteration": 1e3 * run.history[-1].seconds / iterations})
+            print(f"{label} seed {seed}: L1 {points[-1]['l1']:.4f}", flush=True)
+    if python:
+        for seed in range(seeds):
+            res = run_side(python, "tb", "--ndim", "2", "--height", "8", "--batch", "128", "--seed", str(seed),
+                           "--checkpoints", *map(str, checkpoints))
+            finals.setdefault("torchgfn TB", []).append(res)
+            print(f"torchgfn TB seed {seed}: L1 {res['checkpoints'][-1]['l1']:.4f}", flush=True)
+    rows = []
+    marks = sorted({checkpoints[len(checkpoints) * 5 // 8 - 1], checkpoints[-1]}) if not quick else [checkpoints[-1]]
+    for label, runs in finals.items():
+        cells = [label, f"{np.mean([r['ms_per_iteration'] for r in runs]):.1f}"]
+        for mark in marks:
+            l1 = [next(c["l1"] for c in r["checkpoints"] if c["trajectories"] >= mark) for r in runs]
+            secs = [next(c["seconds"] for c in r["checkpoints"] if c["trajectories"] >= mark) for r in runs]
+            cells += [f"{np.mean(l1):.4f} ± {np.std(l1):.4f}", f"{np.mean(secs):.1f}"]
+        rows.append(cells)
+        curves[label] = ([c["trajectories"] for c in runs[0]["checkpoints"]],
+                         [float(np.mean([r["checkpoints"][i]["l1"] for r in runs])) for i in range(len(runs[0]["checkpoints"]))])
+    header = ["method", "ms / iteration (batch 128)"]
+    for mark in marks:
+        header += [f"exact L1 at {mark:,} traj", f"s to {mark:,}"]
+    return rows, header, curves
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = report.parser(__doc__)
+    parser.add_argument("--torchgfn-python", default=None, help="interpreter with torchgfn 2.4.1 installed ('none': ips-rl side only)")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (1 if args.quick else 3)
+    python = torchgfn_python(args.torchgfn_python)
+    if python is None:
+        print("torchgfn interpreter not found (make torchgfn-venv); reporting the ips-rl side only", file=sys.stderr)
+    env = env_rows(python, args.quick, seeds)
+    train, header, curves = training_rows(python, args.quick, seeds)
+    plots.plot_curves(curves, figures_dir() / "torchgfn_hypergrid_l1.png", "trajectories",
+                      "exact sum-L1 to target", "HyperGrid 2D H=8: ips-rl vs torchgfn (mean over seeds)", logy=True)
+    body = "Env throughput, random legal actions, batch 256 (transitions/s):\n\n"
+    body += table(["grid", "ips-rl make_vec", "torchgfn HyperGrid", "ratio"], env)
+    body += "\n\nTraining on HyperGrid 2D H=8, batch 128, MLP 2x256 (L1 = exact sum over the 64 cells):\n\n"
+    body += table(header, train)
+    body += ("\n\nips-rl runs use canonical_order=True (a tree: P_B = 1); torchgfn TB learns P_B on the grid DAG."
+             "\n\nFigure: figures/torchgfn_hypergrid_l1.png")
+    return report.finish("ips-rl vs torchgfn on HyperGrid", body, args.no_write, seeds)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
