@@ -30,18 +30,11 @@ from benchmarks import report
 from benchmarks.hypospace import COMMON, DOMAIN_KWARGS, METHODS
 from benchmarks.pertask import pick_tasks
 from benchmarks.report import table
-from ips_agents.evaluation import exact_outcome_distribution, recovery_at
+from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, recovery_at
 from ips_agents.ips_grpo import IPSGRPO
 from ips_agents.tracking import train_trajectories
 
 ENV_ID = "IPS/CausalDAG-v0"
-
-
-def expected_recovery(dist: Mapping[str, float], admissible: Sequence[str], multiple: int = 5) -> float:
-    """E[RR@multiple*|H|] under i.i.d. sampling from ``dist``: mean over h of 1 - (1 - P(h))^S."""
-    samples = multiple * len(admissible)
-    p = np.array([dist.get(h, 0.0) for h in admissible])
-    return float(np.mean(1.0 - (1.0 - p) ** samples))
 
 
 def time_to_rr(task: Mapping[str, Any], seed: int, goal: float, every: int, budget: int) -> dict[str, Any]:
@@ -55,7 +48,7 @@ def time_to_rr(task: Mapping[str, Any], seed: int, goal: float, every: int, budg
     trained, rr = 0.0, 0.0
     while model.num_trajectories < budget:
         trained += train_trajectories(model, model.num_trajectories + every, schedule_total=budget)
-        rr = expected_recovery(exact_outcome_distribution(model, env, task), admissible)
+        rr = expected_recovery(exact_outcome_distribution(model, env, task), admissible, 5 * len(admissible))
         if rr >= goal:
             break
     wall = time.perf_counter() - wall0
