@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ips-alpha", type=float, default=None, help="default 1 (ips-grpo) / 0 (grpo)")
     train.add_argument("--ips-eps", type=float, default=None)
     train.add_argument("--ips-estimator", default="count", choices=["count", "exact"])
-    train.add_argument("--advantage-norm", default="group", choices=["group", "batch", "none"])
+    train.add_argument("--advantage-norm", default=None, choices=["group", "batch", "none"],
+                       help="default: group with the count estimator, none with the exact one")
     train.add_argument("--ent-coef", type=float, default=0.0)
     train.add_argument("--kl-coef", type=float, default=0.0)
     train.add_argument("--n-epochs", type=int, default=1)

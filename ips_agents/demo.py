@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+from stable_baselines3.common.utils import LinearSchedule
 
 from ips_agents import plots
 from ips_agents.evaluation import recovery_curve, sample_outcomes
@@ -86,12 +87,13 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
 
     print("\n[3/3] HyperGrid 2D, H = 8 (gflownet reward, 4 modes); canonical order, exact propensities")
     kwargs = {"ndim": 2, "height": 8, "canonical_order": True}
+    decay = LinearSchedule(1e-3, 0.0, 1.0)  # learning rate 1e-3 falling linearly to 0 over the run
     runs = {
-        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", int(200_000 * scale), evals=10,
-                                  env_kwargs=kwargs, seed=seed, group_size=16, n_groups=16, learning_rate=3e-4,
+        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", int(51_200 * scale), evals=10,
+                                  env_kwargs=kwargs, seed=seed, group_size=16, n_groups=8, learning_rate=decay,
                                   ips_estimator="exact", policy_kwargs={"net_arch": [256, 256]}),
-        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", int(200_000 * scale), evals=10, env_kwargs=kwargs,
-                              seed=seed, group_size=16, n_groups=16, learning_rate=3e-4,
+        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", int(51_200 * scale), evals=10, env_kwargs=kwargs,
+                              seed=seed, group_size=16, n_groups=8, learning_rate=decay,
                               policy_kwargs={"net_arch": [256, 256]}),
     }
     _print_table(runs, ["l1", "tv", "support"])

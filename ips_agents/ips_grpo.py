@@ -88,7 +88,12 @@ class IPSGRPO(BaseAlgorithm):
             numerical underflow: a larger floor caps the weights of the rare outcomes it exists to lift).
         ips_estimator: ``"count"`` (the paper's Eq. 9, the outcome's frequency in its group) or ``"exact"``
             (the trajectory probability, exact when the env has ``unique_paths``; refused otherwise).
-        advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``.
+        advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``
+            (only subtract the group mean). Default ``"group"`` with the count estimator (the paper's choice)
+            and ``"none"`` with the exact one: there the scaled rewards r / p all equal Z at the
+            reward-proportional fixed point, so unnormalised advantages vanish as the policy converges, while
+            dividing by the shrinking group std keeps them at unit size and the policy jittering around it
+            (HyperGrid 2D H=8 in benchmarks/torchgfn_compare.py and benchmarks/estimators.py).
         clip_range: PPO ratio clipping.
         n_epochs: gradient passes over each batch.
         minibatch_size: trajectories per gradient step (default: the whole batch).
@@ -119,7 +124,7 @@ class IPSGRPO(BaseAlgorithm):
         ips_alpha: float = 1.0,
         ips_eps: float | None = None,
         ips_estimator: str = "count",
-        advantage_norm: str = "group",
+        advantage_norm: str | None = None,
         clip_range: float = 0.2,
         n_epochs: int = 1,
         minibatch_size: int | None = None,
@@ -187,6 +192,8 @@ class IPSGRPO(BaseAlgorithm):
             self.ips_eps = 0.1 if self.ips_estimator == "count" else 1e-6
         if not 0.0 < float(self.ips_eps) <= 1.0:
             raise ValueError(f"ips_eps must be in (0, 1], got {self.ips_eps!r}")
+        if self.advantage_norm is None:
+            self.advantage_norm = "group" if self.ips_estimator == "count" else "none"
         if self.advantage_norm not in ips.ADVANTAGE_NORMS:
             raise ValueError(f"advantage_norm must be one of {list(ips.ADVANTAGE_NORMS)}, got {self.advantage_norm!r}")
         if not float(self.clip_range) > 0:
