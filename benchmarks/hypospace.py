@@ -29,11 +29,17 @@ from ips_agents.tracking import train_trajectories
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 
 NET = {"net_arch": [256, 256]}
-METHODS = {
-    "IPS-GRPO": (IPSGRPO, {}),
-    "GRPO": (GRPO, {}),
-    "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}),
+CANONICAL = {"canonical_order": True}
+# label -> (algorithm, its arguments, env arguments). The exact-propensity variant needs one construction path
+# per outcome (canonical_order), which the causal and voxel envs offer and the Boolean env does not.
+METHODS: dict[str, tuple[type, dict, dict]] = {
+    "IPS-GRPO": (IPSGRPO, {}, {}),
+    "GRPO": (GRPO, {}, {}),
+    "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}, {}),
+    "IPS-GRPO (exact p)": (IPSGRPO, {"ips_estimator": "exact", "ips_eps": 1e-6}, CANONICAL),
 }
+DEFAULT_METHODS = ["IPS-GRPO", "GRPO", "FlowRL"]
+CANONICAL_DOMAINS = {"causal", "voxel"}
 # Per task: G = 64 with eps = 0.01 is the best cell of benchmarks/ablation.py; 2 groups keep 128 trajectories
 # per update (ips_eps only matters for IPS-GRPO: GRPO and FlowRL do not reweight).
 COMMON = dict(group_size=64, n_groups=2, ips_eps=0.01, learning_rate=LinearSchedule(1e-3, 1e-4, 1.0),
@@ -53,8 +59,10 @@ def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int
         env_id = DOMAINS[domain]
         tasks = pick_tasks(env_id, n_tasks)
         for label in methods:
-            algo, extra = METHODS[label]
-            res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories,
+            algo, extra, env_kwargs = METHODS[label]
+            if env_kwargs and domain not in CANONICAL_DOMAINS:
+                continue
+            res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories, env_kwargs=env_kwargs,
                                     **{**COMMON, **DOMAIN_KWARGS[domain], **extra})
             curves.setdefault(domain, {})[label] = res["curve"]
             rows.append([domain, "per task", label, f"{res['rr'][1]:.3f}", f"{res['rr'][5]:.3f}",
@@ -73,13 +81,15 @@ def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int, 
         train, test = split_tasks(family_tasks(env_id), seed=0)
         test = test[:max_test]
         for label in methods:
-            algo, extra = METHODS[label]
+            algo, extra, env_kwargs = METHODS[label]
+            if env_kwargs and domain not in CANONICAL_DOMAINS:
+                continue
             rr1, rr5, rr5x, tvs, secs = [], [], [], [], []
             for seed in range(seeds):
-                model = algo("MlpPolicy", env_id, tasks=train, seed=seed,
+                model = algo("MlpPolicy", env_id, tasks=train, seed=seed, env_kwargs=env_kwargs,
                              **{**SPLIT, **DOMAIN_KWARGS[domain], **extra})
                 secs.append(train_trajectories(model, trajectories))
-                env = gym.make(env_id)
+                env = gym.make(env_id, **env_kwargs)
                 for j, task in enumerate(test):
                     env.reset(options={"task": task})
                     rates, _ = recovery_at(model, env, task, (1, 5), seed + j)
@@ -102,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-test", type=int, default=None, help="test tasks evaluated per domain")
     parser.add_argument("--no-split", action="store_true")
     parser.add_argument("--no-per-task", action="store_true")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="*", default=DEFAULT_METHODS, choices=list(METHODS))
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     n_tasks = args.tasks or (1 if args.quick else 10)
