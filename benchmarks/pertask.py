@@ -31,7 +31,7 @@ def evaluate_per_task(label: str, algo: type, env_id: str, tasks: Sequence[Mappi
                       trajectories: int, multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
                       **algo_kwargs: Any) -> dict[str, Any]:
     """Train one policy per (task, seed); mean RR@m|H| for each m (sampled, ``rr``, and expected from the exact
-    distribution, ``rr_exact``), mean exact TV/L1, mean training seconds."""
+    distribution, ``rr_exact``), mean exact TV/L1, mean training seconds, and every run's ``(RR curve, |H|)``."""
     rr: dict[int, list[float]] = {m: [] for m in multiples}
     rr_exact: dict[int, list[float]] = {m: [] for m in multiples}
     tv, l1, secs, curves = [], [], [], []
@@ -49,20 +49,19 @@ def evaluate_per_task(label: str, algo: type, env_id: str, tasks: Sequence[Mappi
             tv.append(run.final.report["tv"])
             l1.append(run.final.report["l1"])
             secs.append(run.final.seconds)
-            curves.append(curve)
+            curves.append((curve, len(admissible)))
     return {"rr": {m: float(np.mean(v)) for m, v in rr.items()},
             "rr_exact": {m: float(np.mean(v)) for m, v in rr_exact.items()}, "tv": float(np.mean(tv)),
-            "l1": float(np.mean(l1)), "seconds": float(np.mean(secs)), "runs": len(tv), "curve": curves[0]}
+            "l1": float(np.mean(l1)), "seconds": float(np.mean(secs)), "runs": len(tv), "curves": curves}
 
 
-def ceiling(env_id: str, tasks: Sequence[Mapping[str, Any]], multiples: Sequence[int] = (1, 5),
-            env_kwargs: Mapping[str, Any] | None = None) -> dict[int, float]:
-    """Mean expected RR@m|H| of a perfect sampler (the target distribution itself) on ``tasks``."""
+def ceiling(env_id: str, tasks: Sequence[Mapping[str, Any]], multiples: Sequence[float],
+            env_kwargs: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Mean expected RR after m|H| samples of a perfect sampler (the target itself), for each m in ``multiples``."""
     env = gym.make(env_id, **dict(env_kwargs or {}))
-    out: dict[int, list[float]] = {m: [] for m in multiples}
+    out = []
     for task in tasks:
         env.reset(options={"task": dict(task)})
         target = env.unwrapped.target_distribution()
-        for m in multiples:
-            out[m].append(expected_recovery(target, target, m * len(target)))
-    return {m: float(np.mean(v)) for m, v in out.items()}
+        out.append([expected_recovery(target, target, m * len(target)) for m in multiples])
+    return np.mean(out, axis=0)

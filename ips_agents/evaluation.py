@@ -118,12 +118,30 @@ def recovery_curve(outcomes: Sequence[str], admissible: Iterable[str]) -> np.nda
     return curve / len(admissible)
 
 
+def mean_recovery_curve(curves: Sequence[tuple[np.ndarray, int]], multiples: np.ndarray) -> np.ndarray:
+    """Mean RR over runs on a common grid of S / |admissible| (``multiples``), for tasks of different sizes.
+
+    Each run is ``(curve, n_admissible)`` with ``curve[i]`` the RR after ``i + 1`` samples; RR(0) = 0 and
+    values between sample counts are interpolated linearly (beyond a curve's end its last value is kept).
+    """
+    if not curves:
+        raise ValueError("no curves to average")
+    rows = []
+    for curve, n in curves:
+        if n < 1:
+            raise ValueError(f"n_admissible must be >= 1, got {n}")
+        curve = np.asarray(curve, dtype=np.float64)
+        x = np.arange(len(curve) + 1) / n
+        rows.append(np.interp(multiples, x, np.concatenate([[0.0], curve])))
+    return np.mean(rows, axis=0)
+
+
 def recovery_rate(outcomes: Sequence[str], admissible: Iterable[str]) -> float:
     """Fraction of the admissible set found among ``outcomes``."""
     return float(recovery_curve(outcomes, admissible)[-1]) if len(outcomes) else 0.0
 
 
-def expected_recovery(dist: Mapping[str, float], admissible: Iterable[str], samples: int) -> float:
+def expected_recovery(dist: Mapping[str, float], admissible: Iterable[str], samples: float) -> float:
     """Expected RR after ``samples`` i.i.d. draws from ``dist``: mean over admissible h of 1 - (1 - P(h))^samples.
 
     Exact (no sampling noise). Even ``dist`` = uniform over H stays below 1: about 1 - e^-5 = 0.993 at

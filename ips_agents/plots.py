@@ -27,18 +27,23 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def plot_recovery(curves: Mapping[str, np.ndarray], path: str | Path, title: str = "Recovery rate",
-                  n_admissible: int | None = None) -> Path:
-    """RR(S) against the number of samples S, one line per label."""
+                  n_admissible: int | None = None, multiples: np.ndarray | None = None) -> Path:
+    """RR(S) against the number of samples S, one line per label.
+
+    With ``multiples``, the curves are on that grid of S / |admissible| (see
+    :func:`ips_agents.evaluation.mean_recovery_curve`) and the x axis is linear in S / |admissible|.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, curve in curves.items():
         curve = np.asarray(curve)
-        ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
+        ax.plot(np.arange(1, len(curve) + 1) if multiples is None else multiples, curve, label=label)
     if n_admissible:
         ax.axvline(n_admissible, color="grey", ls=":", lw=1, label="S = |admissible|")
-    ax.set_xscale("log")
+    if multiples is None:
+        ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("samples S")
+    ax.set_xlabel("samples S" if multiples is None else "samples S / |admissible|")
     ax.set_ylabel("RR(S)")
     ax.set_title(title)
     ax.legend()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ips_agents.evaluation import expected_recovery, recovery_curve, tv_distance
+from ips_agents.evaluation import expected_recovery, mean_recovery_curve, recovery_curve, tv_distance
 
 
 def test_expected_recovery_hand_values():
@@ -50,3 +50,12 @@ def test_expected_recovery_rejects_bad_input():
 
 def test_tv_distance_hand_value():
     assert tv_distance({"a": 1.0}, {"a": 0.5, "b": 0.5}) == pytest.approx(0.5)
+
+
+def test_mean_recovery_curve_on_a_grid_of_multiples():
+    grid = np.array([0.0, 0.5, 1.0, 2.0, 3.0])
+    # |H| = 2 found after samples 1 and 2; |H| = 1 found at sample 2 (of 2)
+    curve = mean_recovery_curve([(np.array([0.5, 1.0]), 2), (np.array([0.0, 1.0]), 1)], grid)
+    np.testing.assert_allclose(curve, [0.0, 0.25, 0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match="no curves"):
+        mean_recovery_curve([], grid)
