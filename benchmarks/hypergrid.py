@@ -67,11 +67,11 @@ def run(grids: Sequence[tuple[int, int]], seeds: int, trajectories: int, evals: 
                 r = train_tracked(label, algo, "IPS/HyperGrid-v0", trajectories, evals=evals, env_kwargs=kwargs,
                                   seed=seed, **algo_kwargs)
                 finals.setdefault(label, []).append(r)
-                print(f"ndim={ndim} H={height} {label} seed={seed}: L1={r.final.report['l1']:.4f} "
+                print(f"ndim={ndim} H={height} {label} seed={seed}: L1={r.final.report['l1']:.3g} "
                       f"({r.final.trajectories} traj, {r.final.seconds:.1f} s)", flush=True)
             l1 = np.array([r.final.report["l1"] for r in finals[label]])
             secs = np.array([r.final.seconds for r in finals[label]])
-            rows.append([f"{ndim}D H={height}", label, f"{l1.mean():.4f} ± {l1.std():.4f}", f"{l1.min():.4f}",
+            rows.append([f"{ndim}D H={height}", label, f"{l1.mean():.2g} ± {l1.std():.2g}", f"{l1.min():.2g}",
                          finals[label][0].final.trajectories, f"{secs.mean():.1f}",
                          f"{finals[label][0].final.trajectories / secs.mean():,.0f}"])
         tag = f"hypergrid_{ndim}d_h{height}"

@@ -124,13 +124,13 @@ def training_rows(python: str | None, quick: bool, seeds: int) -> tuple[list[lis
             iterations = run.history[-1].trajectories / 128
             finals.setdefault(label, []).append({"checkpoints": points,
                                                  "ms_per_iteration": 1e3 * run.history[-1].seconds / iterations})
-            print(f"{label} seed {seed}: L1 {points[-1]['l1']:.4f}", flush=True)
+            print(f"{label} seed {seed}: L1 {points[-1]['l1']:.3g}", flush=True)
     if python:
         for seed in range(seeds):
             res = run_side(python, "tb", "--ndim", "2", "--height", "8", "--batch", "128", "--seed", str(seed),
                            "--checkpoints", *map(str, checkpoints))
             finals.setdefault("torchgfn TB", []).append(res)
-            print(f"torchgfn TB seed {seed}: L1 {res['checkpoints'][-1]['l1']:.4f}", flush=True)
+            print(f"torchgfn TB seed {seed}: L1 {res['checkpoints'][-1]['l1']:.3g}", flush=True)
     rows = []
     marks = sorted({checkpoints[len(checkpoints) * 5 // 8 - 1], checkpoints[-1]}) if not quick else [checkpoints[-1]]
     for label, runs in finals.items():
@@ -138,7 +138,7 @@ def training_rows(python: str | None, quick: bool, seeds: int) -> tuple[list[lis
         for mark in marks:
             l1 = [next(c["l1"] for c in r["checkpoints"] if c["trajectories"] >= mark) for r in runs]
             secs = [next(c["seconds"] for c in r["checkpoints"] if c["trajectories"] >= mark) for r in runs]
-            cells += [f"{np.mean(l1):.4f} ± {np.std(l1):.4f}", f"{np.mean(secs):.1f}"]
+            cells += [f"{np.mean(l1):.2g} ± {np.std(l1):.2g}", f"{np.mean(secs):.1f}"]
         rows.append(cells)
         curves[label] = ([c["trajectories"] for c in runs[0]["checkpoints"]],
                          [float(np.mean([r["checkpoints"][i]["l1"] for r in runs])) for i in range(len(runs[0]["checkpoints"]))])
