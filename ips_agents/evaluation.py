@@ -189,7 +189,7 @@ def js_divergence(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     m = 0.5 * (a + b)
 
     def kl(x: np.ndarray) -> float:
-        nz = x > 0
+        nz = (x > 0) & (m > 0)  # m can underflow to 0 where x is subnormal
         return float((x[nz] * np.log(x[nz] / m[nz])).sum())
 
     return 0.5 * kl(a) + 0.5 * kl(b)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ips_agents.evaluation import expected_recovery, mean_recovery_curve, recovery_curve, tv_distance
+from ips_agents.evaluation import expected_recovery, js_divergence, mean_recovery_curve, recovery_curve, tv_distance
 
 
 def test_expected_recovery_hand_values():
@@ -59,3 +59,10 @@ def test_mean_recovery_curve_on_a_grid_of_multiples():
     np.testing.assert_allclose(curve, [0.0, 0.25, 0.5, 1.0, 1.0])
     with pytest.raises(ValueError, match="no curves"):
         mean_recovery_curve([], grid)
+
+
+def test_js_divergence_bounds_and_subnormal_mass():
+    assert js_divergence({"a": 1.0}, {"b": 1.0}) == pytest.approx(np.log(2))
+    assert js_divergence({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}) == 0.0
+    with np.errstate(divide="raise", invalid="raise"):  # a subnormal probability must not divide by an underflowed mean
+        assert 0.0 <= js_divergence({"a": 5e-324, "b": 1.0}, {"b": 1.0}) < 1e-300
