@@ -351,10 +351,14 @@ class CausalDAGKernel(Kernel):
         n, k = self.n_nodes, self.n_observations
         if n <= UNIFORM_TASK_MAX_NODES:
             return super().sample_task(rng)
-        m = int(rng.integers(0, self.max_edges + 1))
-        order = rng.permutation(n).tolist()
+        # one call to rng for everything: the edge count, a node order, an edge subset and the perturbed nodes
+        # (a uniform permutation is the argsort of i.i.d. uniforms)
+        pairs = len(self._forward_pairs)
+        u = rng.random(1 + 2 * n + pairs)
+        m = min(int(u[0] * (self.max_edges + 1)), self.max_edges)
+        order = np.argsort(u[1 : 1 + n]).tolist()
         children = [0] * n
-        for c in rng.permutation(len(self._forward_pairs))[:m].tolist():
+        for c in np.argsort(u[1 + n : 1 + n + pairs])[:m].tolist():
             a, b = self._forward_pairs[c]
             children[order[a]] |= 1 << order[b]
         desc = [0] * n
@@ -364,7 +368,7 @@ class CausalDAGKernel(Kernel):
                 if children[v] >> w & 1:
                     bits |= desc[w]
             desc[v] = bits
-        perturbed = sorted(rng.choice(n, size=k, replace=False).tolist())
+        perturbed = sorted(np.argsort(u[1 + n + pairs :])[:k].tolist())
         return _task_dict(n, perturbed, [desc[p] for p in perturbed])
 
     def _node(self, name: Any, field: str) -> int:
