@@ -552,8 +552,7 @@ class BooleanExprKernel(Kernel):
     def task_table(self) -> tuple[dict[str, Any], ...]:
         """Every realisable task with 1..max_observed rows (the uniform task distribution), cached."""
         if self._task_dicts is None:
-            masks, outs = self._all_task_codes()
-            self._task_dicts = tuple(self._task_dict(int(m), int(o)) for m, o in zip(masks, outs, strict=True))
+            self._task_dicts = tuple(self.all_tasks())
         return self._task_dicts
 
     def _task_bits(self, task: Mapping[str, Any]) -> tuple[int, int]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import copy
 
 import numpy as np
 from gymnasium import spaces
