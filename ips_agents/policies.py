@@ -48,9 +48,32 @@ class MaskedActorPolicy(BasePolicy):
     ) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise ValueError(f"MaskedActorPolicy needs a Discrete action space, got {action_space}")
+        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
+                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
+        self.net_arch = [256, 256] if net_arch is None else list(net_arch)
+        self.activation_fn = activation_fn
+        self.features_extractor = self.make_features_extractor()
+        self.features_dim = self.features_extractor.features_dim
+        layers = create_mlp(self.features_dim, int(action_space.n), self.net_arch, activation_fn)
+        self.logits_net = nn.Sequential(*layers)
+        self._init_head(lr_schedule)
+
+    def _init_base(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        features_extractor_class: type[BaseFeaturesExtractor],
+        features_extractor_kwargs: dict[str, Any] | None,
+        normalize_images: bool,
+        optimizer_class: type[th.optim.Optimizer],
+        optimizer_kwargs: dict[str, Any] | None,
+        use_sde: bool,
+    ) -> None:
+        """SB3's policy set-up, before a subclass builds the network that produces :meth:`logits`."""
         if use_sde:
             raise ValueError("use_sde is not supported by a categorical policy")
-        super().__init__(
+        BasePolicy.__init__(
+            self,
             observation_space,
             action_space,
             features_extractor_class,
@@ -59,13 +82,10 @@ class MaskedActorPolicy(BasePolicy):
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
         )
-        self.net_arch = [256, 256] if net_arch is None else list(net_arch)
-        self.activation_fn = activation_fn
-        self.features_extractor = self.make_features_extractor()
-        self.features_dim = self.features_extractor.features_dim
-        layers = create_mlp(self.features_dim, int(action_space.n), self.net_arch, activation_fn)
-        self.logits_net = nn.Sequential(*layers)
-        self.action_dist = MaskableCategoricalDistribution(int(action_space.n))
+
+    def _init_head(self, lr_schedule: Schedule) -> None:
+        """The masked categorical and the optimizer, once the network's parameters exist."""
+        self.action_dist = MaskableCategoricalDistribution(int(self.action_space.n))
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import Schedule
@@ -87,20 +86,10 @@ class SmilesPriorPolicy(MaskedActorPolicy):
                 "SmilesPriorPolicy needs IPS/SMILES-v0's flat Box observation of max_length + "
                 f"{N_EXTRA_FEATURES} entries, got {observation_space}"
             )
-        if use_sde:
-            raise ValueError("use_sde is not supported by a categorical policy")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}")
-        BasePolicy.__init__(
-            self,
-            observation_space,
-            action_space,
-            features_extractor_class,
-            features_extractor_kwargs,
-            normalize_images=normalize_images,
-            optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
-        )
+        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
+                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         self.max_length = int(observation_space.shape[0]) - N_EXTRA_FEATURES
         if prior_config is not None:
             prior = SmilesPrior(**prior_config)
@@ -113,8 +102,7 @@ class SmilesPriorPolicy(MaskedActorPolicy):
         self.cache_size = cache_size
         self.net_arch: list[int] = []
         self.activation_fn = activation_fn
-        self.action_dist = MaskableCategoricalDistribution(N_ACTIONS)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self._init_head(lr_schedule)
         self._cache: dict[bytes, th.Tensor] = {}
         self._cache_version: tuple[int, ...] | None = None
 
