@@ -18,12 +18,11 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.utils import LinearSchedule
 
-from benchmarks.pertask import ceiling, evaluate_per_task, pick_tasks
+from benchmarks.pertask import ceiling, evaluate_per_task, pick_tasks, task_metrics
 from benchmarks import report
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
-from ips_agents.evaluation import (exact_outcome_distribution, expected_recovery, mean_recovery_curve, outcome_report,
-                                   recovery_at)
+from ips_agents.evaluation import mean_recovery_curve
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 from ips_agents.tracking import train_trajectories
@@ -94,14 +93,11 @@ def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int, 
                 secs.append(train_trajectories(model, trajectories))
                 env = gym.make(env_id, **env_kwargs)
                 for j, task in enumerate(test):
-                    env.reset(options={"task": task})
-                    rates, _ = recovery_at(model, env, task, (1, 5), seed + j)
-                    rr1.append(rates[1])
-                    rr5.append(rates[5])
-                    dist = exact_outcome_distribution(model, env, task)
-                    target = env.unwrapped.target_distribution()
-                    tvs.append(outcome_report(dist, target)["tv"])
-                    rr5x.append(expected_recovery(dist, target, 5 * len(target)))
+                    res = task_metrics(model, env, task, (1, 5), seed + j)
+                    rr1.append(res["rr"][1])
+                    rr5.append(res["rr"][5])
+                    tvs.append(res["tv"])
+                    rr5x.append(res["rr_exact"][5])
             rows.append([domain, f"train {len(train)} -> test {len(test)}", label, f"{np.mean(rr1):.3f}",
                          f"{np.mean(rr5):.3f}", f"{np.mean(rr5x):.3f}", f"{np.mean(tvs):.3f}", seeds, f"{np.mean(secs):.1f}"])
             print(" | ".join(map(str, rows[-1])), flush=True)

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ips_agents.evaluation import expected_recovery, recovery_at
+from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, outcome_report, recovery_at
 from ips_agents.tracking import train_tracked
 
 
@@ -27,6 +27,23 @@ def pick_tasks(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None,
     return tasks
 
 
+def task_metrics(model: Any, env: gym.Env, task: Mapping[str, Any], multiples: Sequence[int], seed: int,
+                 dist: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """A trained ``model`` on one task: sampled RR@m|H| (``rr``), its expectation under the exact outcome
+    distribution (``rr_exact``), exact TV and L1 to the target, the RR curve and |H|.
+
+    ``dist`` is the model's exact outcome distribution on ``task`` when already computed.
+    """
+    env.reset(options={"task": dict(task)})
+    target = env.unwrapped.target_distribution()
+    rates, curve = recovery_at(model, env, task, multiples, seed)
+    if dist is None:
+        dist = exact_outcome_distribution(model, env, task)
+    report = outcome_report(dist, target)
+    return {"rr": rates, "rr_exact": {m: expected_recovery(dist, target, m * len(target)) for m in multiples},
+            "tv": report["tv"], "l1": report["l1"], "curve": curve, "n_admissible": len(target)}
+
+
 def evaluate_per_task(label: str, algo: type, env_id: str, tasks: Sequence[Mapping[str, Any]], seeds: int,
                       trajectories: int, multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
                       **algo_kwargs: Any) -> dict[str, Any]:
@@ -40,16 +57,14 @@ def evaluate_per_task(label: str, algo: type, env_id: str, tasks: Sequence[Mappi
             run = train_tracked(label, algo, env_id, trajectories, evals=1, env_kwargs=env_kwargs, task=task,
                                 seed=seed, **algo_kwargs)
             env = gym.make(env_id, **dict(env_kwargs or {}))
-            rates, curve = recovery_at(run.model, env, task, multiples, seed)
-            env.reset(options={"task": dict(task)})
-            admissible = list(env.unwrapped.target_distribution())
+            res = task_metrics(run.model, env, task, multiples, seed, dist=run.final.dist)
             for m in multiples:
-                rr[m].append(rates[m])
-                rr_exact[m].append(expected_recovery(run.final.dist, admissible, m * len(admissible)))
-            tv.append(run.final.report["tv"])
-            l1.append(run.final.report["l1"])
+                rr[m].append(res["rr"][m])
+                rr_exact[m].append(res["rr_exact"][m])
+            tv.append(res["tv"])
+            l1.append(res["l1"])
             secs.append(run.final.seconds)
-            curves.append((curve, len(admissible)))
+            curves.append((res["curve"], res["n_admissible"]))
     return {"rr": {m: float(np.mean(v)) for m, v in rr.items()},
             "rr_exact": {m: float(np.mean(v)) for m, v in rr_exact.items()}, "tv": float(np.mean(tv)),
             "l1": float(np.mean(l1)), "seconds": float(np.mean(secs)), "runs": len(tv), "curves": curves}
