@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = table(header, rows) + (f"\n\n{len(tasks)} causal tasks (4 nodes, 3 observations, |H| >= 4), "
                                   f"{trajectories} trajectories per run, 128 trajectories per update.")
     title = "Ablation: group size, probability floor and exponent (causal tasks)"
-    return report.finish(title, body, args.no_write, seeds)
+    return report.finish(title, body, args.no_write, seeds, quick=args.quick)
 
 
 if __name__ == "__main__":

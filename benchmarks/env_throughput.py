@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run(args.ids, sizes, seconds)
     body = table(header, rows)
     title = "Env throughput: make_vec (batched kernel) vs SyncVectorEnv"
-    return report.finish(title, body, args.no_write)
+    return report.finish(title, body, args.no_write, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "their learned / target mass"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run, 256 trajectories per update."
     title = "Propensity estimators: count vs exact, group size, normalisation"
-    return report.finish(title, body, args.no_write, seeds)
+    return report.finish(title, body, args.no_write, seeds, quick=args.quick)
 
 
 if __name__ == "__main__":

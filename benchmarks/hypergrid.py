@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     trajectories = args.trajectories or (1_024 if args.quick else 200_000)
     body = run(grids, seeds, trajectories, evals=2 if args.quick else 20, only=args.methods)
     title = "HyperGrid: exact sum-L1 to the reward-proportional target"
-    return report.finish(title, body, args.no_write, seeds)
+    setting = ", ".join(f"{ndim}D H={height}" for ndim, height in grids)
+    return report.finish(title, body, args.no_write, seeds, setting=setting, quick=args.quick)
 
 
 if __name__ == "__main__":

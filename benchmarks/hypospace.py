@@ -129,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = table(header, rows)
     body += "\n\nFigures: " + ", ".join(f"figures/hypospace_{d}_recovery.png" for d in curves)
     title = "HypoSpace domains: recovery rate and exact TV"
-    return report.finish(title, body, args.no_write, seeds)
+    modes = [m for m, off in (("per task", args.no_per_task), ("train->test split", args.no_split)) if not off]
+    setting = ", ".join([" + ".join(modes), *domains])
+    return report.finish(title, body, args.no_write, seeds, setting=setting, quick=args.quick)
 
 
 if __name__ == "__main__":

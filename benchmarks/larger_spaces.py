@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["space", "|H| per task", "method", "RR@|H|", "RR@10|H|", "exact TV to uniform", "train s"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run, 16 groups x 16 per update."
     title = "Larger outcome spaces: count vs exact propensities"
-    return report.finish(title, body, args.no_write, seeds)
+    return report.finish(title, body, args.no_write, seeds, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import torch as th
 from rdkit import RDLogger
 from stable_baselines3.common.logger import Logger
 
-from benchmarks.report import append_section, table
+from benchmarks.report import finish, table
 from ips_agents import molecule_metrics as mm
 from ips_envs.oracles import Oracle, OracleBudgetExhausted, OracleCall
 
@@ -219,11 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     oracles = args.oracles or list(ORACLES)
     methods = args.methods or list(METHODS)
     body = run(oracles, methods, seeds, budget, args.kl_coef, args.learning_rate, args.reinvent_learning_rate)
-    print(body)
-    if not args.no_write:
-        title = "Molecules: IPS-GRPO vs GRPO vs REINVENT under an oracle budget" + (" (quick)" if args.quick else "")
-        append_section(title, body, seeds=f"0..{seeds - 1}")
-    return 0
+    title = "Molecules: IPS-GRPO vs GRPO vs REINVENT under an oracle budget"
+    return finish(title, body, args.no_write, seeds, setting=", ".join(oracles), quick=args.quick)
 
 
 if __name__ == "__main__":

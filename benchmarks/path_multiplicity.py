@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["method", "exact P(A)", "exact P(B)", "per seed P(A):P(B)", "seeds with one outcome >= 0.95"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run. Figure: figures/path_multiplicity.png"
     title = "Path multiplicity: A (35 paths) vs B (7 paths), equal reward"
-    return report.finish(title, body, args.no_write, seeds)
+    return report.finish(title, body, args.no_write, seeds, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,20 +54,85 @@ def commit() -> str:
         return "unknown"
 
 
+def escape(text: str) -> str:
+    """A markdown table cell: pipes escaped (``RR@5|H|`` -> ``RR@5\\|H\\|``), newlines folded to spaces."""
+    return str(text).replace("\\|", "|").replace("|", "\\|").replace("\n", " ")
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A markdown table."""
+    """A markdown table; pipes inside headers and cells are escaped so every row keeps its columns."""
     def fmt(v: object) -> str:
         if isinstance(v, float):
             return f"{v:.4g}"
-        return str(v)
+        return escape(str(v))
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(fmt(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+HEADER = "# Benchmark results"
+INTRO = ("The latest run of each experiment, one section each, written by the scripts under `benchmarks/` "
+         "(a rerun replaces its section; git keeps the history). Numbers are printed by the scripts, never typed "
+         "in. Each section names its machine, command, seeds and commit.")
+INDEX_PREFIX = "**Index:** "
+
+
+def anchor(title: str) -> str:
+    """GitHub's heading anchor for ``title`` (lower case, punctuation dropped, spaces to hyphens)."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def parse_sections(text: str) -> dict[str, str]:
+    """The ``## `` sections of a results file, title -> full text (heading included), in file order."""
+    sections: dict[str, str] = {}
+    title: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            if title is not None:
+                sections[title] = "\n".join(lines).rstrip() + "\n"
+            title, lines = line[3:].strip(), [line]
+        elif title is not None:
+            lines.append(line)
+    if title is not None:
+        sections[title] = "\n".join(lines).rstrip() + "\n"
+    return sections
+
+
+def render(sections: dict[str, str]) -> str:
+    """The whole results file: title, intro, a one-line index of the sections, then the sections."""
+    index = INDEX_PREFIX + " · ".join(f"[{t}](#{anchor(t)})" for t in sections)
+    parts = [HEADER, INTRO, index, *(s.rstrip() for s in sections.values())]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_section(title: str, text: str, results: Path) -> None:
+    """Put ``text`` (a section with its heading) into ``results`` under ``title``: replaced where a section of
+    that title exists, appended otherwise. Locked against concurrent writers, written atomically."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = results.with_name(f".{results.name}.lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sections = parse_sections(results.read_text()) if results.exists() else {}
+        sections[title] = text
+        fd, tmp = tempfile.mkstemp(dir=results.parent, prefix=f".{results.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(render(sections))
+        os.replace(tmp, results)
+
+
+def section_title(title: str, setting: str | None = None, quick: bool = False) -> str:
+    """The heading of an experiment's section: its title, the setting it ran (so settings don't replace each
+    other) and "(quick)" for a --quick run."""
+    title = f"{title}: {setting}" if setting else title
+    return f"{title} (quick)" if quick else title
+
+
 def append_section(title: str, body: str, results: Path | None = None, seeds: str | None = None) -> str:
-    """Append a dated section (machine, command, commit, body) to RESULTS.md; return its text."""
+    """Write the section ``title`` (machine, command, commit, seeds, body) into RESULTS.md, replacing an
+    earlier run of the same title; return its text."""
     results = RESULTS if results is None else results
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if script is not None and script.parent.name == "benchmarks":
@@ -83,12 +150,8 @@ def append_section(title: str, body: str, results: Path | None = None, seeds: st
     ]
     if seeds:
         lines.append(f"* seeds: {seeds}")
-    text = "\n".join(lines) + "\n\n" + body.rstrip() + "\n\n"
-    if not results.exists():
-        results.write_text("# Benchmark results\n\nEvery section is appended by a script under benchmarks/; "
-                           "numbers are printed by the scripts, never typed in.\n\n")
-    with results.open("a") as f:
-        f.write(text)
+    text = "\n".join(lines) + "\n\n" + body.rstrip() + "\n"
+    write_section(title, text, results)
     return text
 
 
@@ -104,9 +167,11 @@ def parser(doc: str, tasks: bool = False) -> argparse.ArgumentParser:
     return p
 
 
-def finish(title: str, body: str, no_write: bool, seeds: int | None = None) -> int:
-    """Print the table and (unless ``no_write``) append it to RESULTS.md; returns the exit code 0."""
+def finish(title: str, body: str, no_write: bool, seeds: int | None = None, setting: str | None = None,
+           quick: bool = False) -> int:
+    """Print the table and (unless ``no_write``) write it as the section :func:`section_title` names in
+    RESULTS.md, replacing the previous run of the same experiment and setting; returns the exit code 0."""
     print(body)
     if not no_write:
-        append_section(title, body, seeds=None if seeds is None else f"0..{seeds - 1}")
+        append_section(section_title(title, setting, quick), body, seeds=None if seeds is None else f"0..{seeds - 1}")
     return 0

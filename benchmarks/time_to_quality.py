@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     body += (f"\n\nReached in {reached}/{len(runs)} runs; wall time median {np.median(wall):.1f} s, "
              f"max {wall.max():.1f} s (one process, torch on 1 thread).\n\n"
              f"`ips-rl demo --scale {demo_scale}`: {demo_s:.1f} s, peak RSS {demo_rss:.2f} GB.")
-    return report.finish("Time to quality: causal RR 0.99, demo peak memory", body, args.no_write, seeds)
+    return report.finish("Time to quality: causal RR 0.99, demo peak memory", body, args.no_write, seeds,
+                         quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     body += table(header, train)
     body += ("\n\nips-rl runs use canonical_order=True (a tree: P_B = 1); torchgfn TB learns P_B on the grid DAG."
              "\n\nFigure: figures/torchgfn_hypergrid_l1.png")
-    return report.finish("ips-rl vs torchgfn on HyperGrid", body, args.no_write, seeds)
+    return report.finish("ips-rl vs torchgfn on HyperGrid", body, args.no_write, seeds,
+                         quick=args.quick)
 
 
 if __name__ == "__main__":

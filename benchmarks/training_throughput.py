@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      over)) + (f"\n\nGroups: {B} x {G} trajectories per update; MaskablePPO: 16 envs, the same "
                                   "number of transitions per update, 1 epoch, one minibatch.")
     title = "Training throughput: IPS-GRPO vs GRPO vs TB vs MaskablePPO"
-    return report.finish(title, body, args.no_write)
+    return report.finish(title, body, args.no_write, quick=args.quick)
 
 
 if __name__ == "__main__":
