@@ -79,6 +79,13 @@ def group_advantages(
     g_idx = g_idx.reshape(-1)
     mean = np.bincount(g_idx, weights=values) / g_size
     centred = values - mean[g_idx]
+    # a group of equal values has advantage exactly 0: the rounding error of its mean must not be divided
+    # by its (zero) std and come back as a spurious advantage
+    g_max = np.full(len(g_size), -np.inf)
+    g_min = np.full(len(g_size), np.inf)
+    np.maximum.at(g_max, g_idx, values)
+    np.minimum.at(g_min, g_idx, values)
+    centred[(g_max == g_min)[g_idx]] = 0.0
     if norm == "none":
         return centred
     if norm == "batch":

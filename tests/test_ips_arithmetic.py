@@ -87,3 +87,13 @@ def test_advantages_are_centred_per_group(n_groups, g, data):
         assert np.all(np.isfinite(adv))
         sums = np.bincount(groups, weights=adv)
         np.testing.assert_allclose(sums, 0, atol=1e-6 * max(1.0, np.abs(adv).max() * g))
+
+
+@pytest.mark.parametrize("norm", ["group", "batch", "none"])
+def test_equal_values_whose_mean_rounds_get_exactly_zero_advantage(norm):
+    # the mean of three copies of 22.3303572437297 is not exactly that value in floating point; dividing the
+    # rounding error by the zero group std once gave advantages of ~1e-6
+    values = np.array([22.3303572437297] * 3 + [1.0, 2.0, 4.0])
+    adv = group_advantages(values, np.repeat([0, 1], 3), norm)
+    assert np.all(adv[:3] == 0.0)
+    assert np.all(adv[3:] != 0.0)
