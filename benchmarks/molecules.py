@@ -4,7 +4,7 @@ Every method starts from the packaged GRU SMILES prior (``ips_agents/data/smiles
 the same action space (``IPS/SMILES-v0`` tokens under the env's grammar masks, ``max_length`` 60) and
 spends one budgeted :class:`ips_envs.oracles.Oracle` (PMO/Saturn accounting: only new valid canonical
 molecules cost a call). A run stops when the budget is spent; the metrics are computed from the oracle
-history with :mod:`ips_agents.molecule_metrics` (raw rewards):
+history with :mod:`ips_agents.molecules.metrics` (raw rewards):
 
 * Yield@t: unique molecules with reward >= t; OB100@t: oracle calls until the 100th of them (mean over
   the seeds that reached it, with how many did);
@@ -14,11 +14,11 @@ history with :mod:`ips_agents.molecule_metrics` (raw rewards):
 
 Methods (batch of 64 sequences per update for all):
 
-* IPS-GRPO: :class:`ips_agents.IPSGRPO` with :class:`ips_agents.smiles_policy.SmilesPriorPolicy`, groups
+* IPS-GRPO: :class:`ips_agents.IPSGRPO` with :class:`ips_agents.molecules.SmilesPriorPolicy`, groups
   of 16 x 4, count estimator (eps 0.1), Adam lr 1e-3 (see :data:`LEARNING_RATE`), k3-KL to the prior
   (``kl_coef`` 0.01), no diversity filter and no replay (IPS is the anti-collapse mechanism being tested);
 * GRPO: the same with ``ips_alpha=0``;
-* REINVENT: :class:`ips_agents.reinvent.Reinvent` with REINVENT4's defaults (sigma 128, lr 1e-4, batch 64,
+* REINVENT: :class:`ips_agents.molecules.Reinvent` with REINVENT4's defaults (sigma 128, lr 1e-4, batch 64,
   identical-Murcko-scaffold filter bucket 25 / minscore 0.4, top-50 replay memory, 10 replayed per step),
   sampling under the same grammar masks.
 
@@ -39,7 +39,7 @@ from rdkit import RDLogger
 from stable_baselines3.common.logger import Logger
 
 from benchmarks.report import finish, table
-from ips_agents import molecule_metrics as mm
+from ips_agents.molecules import metrics as mm
 from ips_envs.oracles import Oracle, OracleBudgetExhausted, OracleCall
 
 ORACLES = ("drug_mpo", "osimertinib_mpo")
@@ -66,7 +66,7 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
              learning_rate: float = LEARNING_RATE) -> dict[str, Any]:
     """IPS-GRPO (``ips_alpha=1``) or GRPO (0) with the prior policy until the oracle is exhausted."""
     from ips_agents.ips_grpo import IPSGRPO
-    from ips_agents.smiles_policy import SmilesPriorPolicy
+    from ips_agents.molecules import SmilesPriorPolicy
 
     model = IPSGRPO(SmilesPriorPolicy, "IPS/SMILES-v0", group_size=GROUP_SIZE, n_groups=N_GROUPS,
                     ips_alpha=ips_alpha, kl_coef=kl_coef, learning_rate=learning_rate, seed=seed,
@@ -88,7 +88,7 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
 def run_reinvent(oracle: Oracle, seed: int, max_batches: int,
                  learning_rate: float = REINVENT_LEARNING_RATE) -> dict[str, Any]:
     """The REINVENT baseline until the oracle is exhausted."""
-    from ips_agents.reinvent import Reinvent
+    from ips_agents.molecules import Reinvent
 
     agent = Reinvent(oracle, seed=seed, batch_size=GROUP_SIZE * N_GROUPS, learning_rate=learning_rate)
     agent.run(max_steps=max_batches)
@@ -97,7 +97,7 @@ def run_reinvent(oracle: Oracle, seed: int, max_batches: int,
 
 def prior_percentiles(oracle_name: str, n: int = 1000, seed: int = 0) -> dict[str, float]:
     """Score percentiles of ``n`` masked prior samples (unique valid molecules), to place the thresholds."""
-    from ips_agents.prior import SmilesPrior
+    from ips_agents.molecules import SmilesPrior
     from ips_envs.oracles import canonical_smiles, get_oracle
 
     prior = SmilesPrior.load()

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", help="script name, e.g. env_throughput")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (e.g. --quick)")
 
-    from ips_agents.prior_cli import add_prior_parser
+    from ips_agents.molecules.prior_cli import add_prior_parser
 
     add_prior_parser(sub)
     return parser
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         return _bench(args)
     if args.command == "prior":
-        from ips_agents.prior_cli import run_prior
+        from ips_agents.molecules.prior_cli import run_prior
 
         return run_prior(args)
     from ips_agents.demo import run_demo

@@ -32,7 +32,7 @@ target (celecoxib by default). Build variants with :func:`make_drug_mpo`.
 
 The :class:`Oracle` wrapper canonicalises SMILES, caches rewards, counts calls the PMO/Saturn way (only
 new, valid, canonical molecules cost a call), enforces an optional budget and keeps the history that
-:mod:`ips_agents.molecule_metrics` reads.
+:mod:`ips_agents.molecules.metrics` reads.
 """
 
 from __future__ import annotations

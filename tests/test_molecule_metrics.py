@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ips_agents import molecule_metrics as M
+from ips_agents.molecules import metrics as M
 from ips_envs.oracles import Oracle, OracleCall
 
 # call, canonical SMILES, reward

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch as th
 
-from ips_agents.prior import (
+from ips_agents.molecules.prior import (
     SmilesPrior,
     default_prior_path,
     encode_for_env,
@@ -136,7 +136,7 @@ def test_missing_molsets_error_names_the_install_command(monkeypatch):
 
 
 def test_prior_cli_sample(tiny_prior, tmp_path, capsys):
-    from ips_agents.prior_cli import add_prior_parser, run_prior
+    from ips_agents.molecules.prior_cli import add_prior_parser, run_prior
 
     path = tiny_prior.save(tmp_path / "p.pt")
     parser = argparse.ArgumentParser(prog="ips-rl")
@@ -164,7 +164,7 @@ def _policy_model(tmp_path: Path, **kwargs):
     from stable_baselines3.common.logger import Logger
 
     from ips_agents import IPSGRPO
-    from ips_agents.smiles_policy import SmilesPriorPolicy
+    from ips_agents.molecules import SmilesPriorPolicy
 
     th.manual_seed(0)
     path = SmilesPrior(**TINY).save(tmp_path / "tiny.pt")
@@ -216,7 +216,7 @@ def test_policy_trains_in_ipsgrpo_and_saves(tmp_path):
     with th.no_grad():
         assert th.allclose(loaded.policy.logits(obs), model.policy.logits(obs), atol=1e-6)
     model.policy.save(tmp_path / "pol.pt")
-    from ips_agents.smiles_policy import SmilesPriorPolicy
+    from ips_agents.molecules import SmilesPriorPolicy
 
     pol = SmilesPriorPolicy.load(tmp_path / "pol.pt")
     with th.no_grad():
@@ -226,7 +226,7 @@ def test_policy_trains_in_ipsgrpo_and_saves(tmp_path):
 def test_policy_rejects_other_envs(tmp_path):
     from gymnasium import spaces
 
-    from ips_agents.smiles_policy import SmilesPriorPolicy
+    from ips_agents.molecules import SmilesPriorPolicy
 
     path = SmilesPrior(**TINY).save(tmp_path / "tiny.pt")
     with pytest.raises(ValueError, match="Discrete"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch as th
 
-from ips_agents.prior import SmilesPrior
-from ips_agents.reinvent import DiversityFilter, ReplayMemory, Reinvent, dap_loss, murcko_scaffold
+from ips_agents.molecules.prior import SmilesPrior
+from ips_agents.molecules.reinvent import DiversityFilter, ReplayMemory, Reinvent, dap_loss, murcko_scaffold
 from ips_envs.oracles import Oracle
 from tests.test_prior import TINY
 
@@ -98,7 +98,7 @@ def test_reinvent_step_statistics_and_sigma_zero_keeps_the_prior():
 
 def test_grpo_benchmark_loop_respects_the_budget(tmp_path, monkeypatch):
     """The benchmark's IPS-GRPO loop stops when the oracle is spent (a tiny prior stands in for the packaged one)."""
-    import ips_agents.smiles_policy as sp
+    import ips_agents.molecules.policy as sp
     from benchmarks.molecules import run_grpo
 
     path = _tiny().save(tmp_path / "tiny.pt")
