@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--ips-alpha", type=float, default=None, help="default 1 (ips-grpo) / 0 (grpo)")
     train.add_argument("--ips-eps", type=float, default=None)
-    train.add_argument("--ips-estimator", default="count", choices=["count", "exact"])
+    train.add_argument("--ips-estimator", default="count", choices=["count", "paths", "exact", "trajectory"])
     train.add_argument("--advantage-norm", default=None, choices=["group", "batch", "none"],
                        help="default: group with the count estimator, none with the exact one")
     train.add_argument("--ent-coef", type=float, default=0.0)

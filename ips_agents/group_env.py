@@ -5,6 +5,8 @@ The contract a user's own env must meet (single Gymnasium env, Gymnasium vector 
 * ``Discrete`` actions and legal-action masks, from ``action_masks()`` (sb3-contrib convention) or
   ``info["action_mask"]``;
 * terminal rewards, with ``info["outcome"]`` (a hashable key, e.g. str) at termination;
+* for ``ips_estimator="paths"`` only: ``info["path_count"]`` (int, the number of construction paths that end
+  in the outcome) at termination, or ``unique_paths`` (then every count is 1);
 * a way to give each group one task instance: either ``reset(options={"tasks": [...]})`` (ips_envs vector
   envs) / ``VecEnv.set_options`` with ``{"task": ...}``, or an env that draws its task from the reset
   seed, in which case every member of a group is reset with the same seed.
@@ -81,6 +83,14 @@ class GroupEnv:
         except (AttributeError, TypeError):
             return False
 
+    @property
+    def path_counts(self) -> bool | None:
+        """Whether the env reports path counts: True / False for ips_envs envs and envs with ``unique_paths``,
+        None for other envs (known only once an episode ends with or without ``info["path_count"]``)."""
+        if self.kind == "ips":
+            return bool(self.env.unwrapped.kernel.counts_paths)
+        return True if self.unique_paths else None
+
     def sample_tasks(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]] | None:
         """``n`` tasks from the env's task distribution, or None when the env cannot sample tasks."""
         if self.kind != "ips":
@@ -120,11 +130,17 @@ class GroupEnv:
         return obs, self._masks(info)
 
     # ----------------------------------------------------------------- step
-    def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Step every copy; return ``obs, masks, rewards, terminated, outcomes, valid``."""
+    def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                 np.ndarray]:
+        """Step every copy; return ``obs, masks, rewards, terminated, outcomes, valid, path_counts``.
+
+        ``path_counts`` (int64) holds ``info["path_count"]`` on terminated copies that report it, 1 on
+        terminated copies of envs with ``unique_paths`` that do not, and -1 elsewhere.
+        """
         n = self.num_envs
         outcomes = np.full(n, "", dtype=object)
         valid = np.zeros(n, dtype=bool)
+        counts = np.full(n, -1, dtype=np.int64)
         if self.kind == "sb3":
             obs, rewards, dones, infos = self.env.step(actions)
             for i in np.flatnonzero(dones):
@@ -132,7 +148,11 @@ class GroupEnv:
                     raise _outcome_error(int(i))
                 outcomes[i] = infos[i]["outcome"]
                 valid[i] = bool(infos[i].get("valid", rewards[i] > 0))
-            return obs, self._masks(None), np.asarray(rewards, np.float64), np.asarray(dones, bool), outcomes, valid
+                if "path_count" in infos[i]:
+                    counts[i] = int(infos[i]["path_count"])
+            dones = np.asarray(dones, bool)
+            self._unit_counts(counts, dones)
+            return obs, self._masks(None), np.asarray(rewards, np.float64), dones, outcomes, valid, counts
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
         if done.any():
@@ -147,4 +167,14 @@ class GroupEnv:
                 valid[done] = np.asarray(info["valid"], bool)[done]
             else:
                 valid[done] = np.asarray(rewards)[done] > 0
-        return obs, self._masks(info), np.asarray(rewards, np.float64), done, outcomes, valid
+            if "path_count" in info:
+                has = done & np.asarray(info.get("_path_count", done), bool)
+                counts[has] = np.asarray(info["path_count"], dtype=np.int64)[has]
+            self._unit_counts(counts, done)
+        return obs, self._masks(info), np.asarray(rewards, np.float64), done, outcomes, valid, counts
+
+    def _unit_counts(self, counts: np.ndarray, done: np.ndarray) -> None:
+        """Fill missing path counts of finished copies with 1 when the env declares ``unique_paths``."""
+        missing = done & (counts < 0)
+        if missing.any() and self.unique_paths:
+            counts[missing] = 1

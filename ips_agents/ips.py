@@ -2,17 +2,140 @@
 
 Pipeline for one batch of ``B`` groups of ``G`` trajectories (flat arrays of length ``B * G``):
 
-1. :func:`group_frequencies` (the paper's Eq. 9: ``p_hat(o) = #{g: o_g = o} / G``) or an exact
-   propensity (the trajectory probability when every outcome has one construction path);
+1. a propensity per trajectory from one of the :data:`ESTIMATORS`, chosen by name
+   (:func:`propensities`): the paper's in-group count, or one computed from the trajectory probability;
 2. :func:`ips_rewards`: ``r / max(p, eps) ** alpha`` (``alpha = 0`` is plain GRPO);
 3. :func:`group_advantages`: subtract the group mean, optionally divide by a group or batch std.
+
+The estimators
+--------------
+``"count"`` (the paper's Eq. 9): ``p_hat(o) = #{g: o_g = o} / G``, the outcome's frequency in its group.
+Needs nothing from the env, but it is at least ``1/G`` for every sampled outcome, so it cannot tell an
+outcome of probability ``1e-4`` from one of ``1/G``: rare outcomes are under-weighted until they are common.
+
+``"paths"``: ``q(tau) = n(o) * p(tau)``, where ``p(tau)`` is the probability of the sampled trajectory under
+the behaviour policy and ``n(o)`` the number of construction paths (under the env's masks) that end in its
+outcome ``o`` (``info["path_count"]`` at termination). Derivation of its fixed point (``alpha = 1``, no
+floor): the IPS policy gradient is
+
+    E_tau[ r(o) / (n(o) p(tau)) * grad log p(tau) ] = sum_tau p(tau) r(o) / (n(o) p(tau)) grad log p(tau)
+                                                   = sum_tau (r(o) / n(o)) grad log p(tau),
+
+the gradient of the cross-entropy ``sum_tau w(tau) log p(tau)`` with weights ``w(tau) = r(o) / n(o)``.
+Over the simplex of path distributions its maximiser is ``p*(tau) = w(tau) / sum w``; the outcome marginal
+is then ``sum_{tau -> o} p*(tau) = n(o) * (r(o) / n(o)) / Z = r(o) / Z`` with ``Z = sum_o r(o)``: the
+reward-proportional target, whatever the path counts. On a state graph whose states determine their
+completions a Markov policy reaches every path distribution that depends only on the end state
+(``P(s'|s) = F(s') / F(s)``, ``F`` the summed weight of the completions of a state), so the fixed point is
+attainable by the policy class. Group-mean centring keeps the fixed point: ``x_i - mean_j x_j`` is
+``(1 - 1/G) x_i`` minus a sum over the other members, whose expectation given ``tau_i`` times
+``grad log p(tau_i)`` is zero, so the expected gradient is only scaled by ``1 - 1/G``. When every outcome has one path (``unique_paths``), ``n = 1`` and ``q`` is
+the exact outcome probability.
+
+``"exact"``: ``p(tau)``, allowed only where the env declares ``unique_paths`` (there it equals ``"paths"``).
+
+``"trajectory"``: ``p(tau)`` with no requirement. Where outcomes are sequences (a SMILES string is its
+token sequence), ``p(tau)`` is the probability of the sampled string. Where several paths reach one outcome
+it is a lower bound on the outcome probability, and its fixed point is ``p(tau) proportional to r(o)`` per
+path, i.e. outcome mass ``n(o) r(o) / sum n r`` (it then favours outcomes with many paths).
+
+Cost per update: ``"count"`` is one sort of the ``B*G`` outcome keys; the other three use the summed
+behaviour log-probabilities the sampler already keeps (and, for ``"paths"``, one integer per trajectory
+that the env reports at termination): no extra policy forward, no extra env step.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 ADVANTAGE_NORMS = ("group", "batch", "none")
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A propensity estimator of IPS-GRPO.
+
+    Attributes:
+        name: its name in :data:`ESTIMATORS` (the ``ips_estimator`` argument of IPSGRPO).
+        requires: what the env must provide: ``None``, ``"unique_paths"`` (one construction path per outcome)
+            or ``"path_counts"`` (``info["path_count"]`` at termination).
+        from_probabilities: True when the propensity is computed from the trajectory probability (then a
+            tiny floor ``eps`` only guards against underflow, and advantages need no std normalisation).
+        summary: one line for docs and error messages.
+    """
+
+    name: str
+    requires: str | None
+    from_probabilities: bool
+    summary: str
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    e.name: e
+    for e in (
+        Estimator("count", None, False, "in-group frequency of the outcome (the paper's Eq. 9)"),
+        Estimator("paths", "path_counts", True, "n(o) * p(tau): path count of the outcome times trajectory probability"),
+        Estimator("exact", "unique_paths", True, "p(tau), the outcome probability when every outcome has one path"),
+        Estimator("trajectory", None, True, "p(tau), the probability of the sampled trajectory (e.g. a SMILES string)"),
+    )
+}
+"""Every estimator by name."""
+
+
+def get_estimator(name: str) -> Estimator:
+    """The estimator called ``name``; ValueError listing the known names otherwise."""
+    if not isinstance(name, str) or name not in ESTIMATORS:
+        raise ValueError(f"ips_estimator must be one of {list(ESTIMATORS)}, got {name!r}")
+    return ESTIMATORS[name]
+
+
+def path_propensities(traj_log_probs: np.ndarray, path_counts: np.ndarray) -> np.ndarray:
+    """``n(o) * p(tau)`` computed as ``exp(log n + log p)`` (no overflow for large counts).
+
+    Args:
+        traj_log_probs: summed behaviour log-probabilities of each trajectory ``[N]``.
+        path_counts: path count of each trajectory's outcome ``[N]`` (>= 0; 0 marks an invalid-action ending,
+            whose propensity is then 0 and only ever meets reward 0).
+    """
+    logp = np.asarray(traj_log_probs, dtype=np.float64)
+    counts = np.asarray(path_counts, dtype=np.float64)
+    if counts.shape != logp.shape:
+        raise ValueError(f"path_counts must have shape {logp.shape}, got {counts.shape}")
+    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+        bad = counts[(counts < 0) | ~np.isfinite(counts)][0]
+        raise ValueError(f"path counts must be finite and >= 0, got {bad!r}")
+    out = np.zeros_like(logp)
+    pos = counts > 0
+    out[pos] = np.exp(np.log(counts[pos]) + logp[pos])
+    return out
+
+
+def propensities(
+    name: str,
+    outcomes: np.ndarray,
+    groups: np.ndarray,
+    traj_log_probs: np.ndarray,
+    path_counts: np.ndarray | None = None,
+) -> np.ndarray:
+    """The propensity of every trajectory under the estimator ``name`` (see :data:`ESTIMATORS`).
+
+    Args:
+        name: ``"count"``, ``"paths"``, ``"exact"`` or ``"trajectory"``.
+        outcomes: outcome keys ``[N]``.
+        groups: group id of each trajectory ``[N]``.
+        traj_log_probs: summed behaviour log-probabilities ``[N]``.
+        path_counts: path counts of the outcomes ``[N]`` (required by ``"paths"``).
+    """
+    est = get_estimator(name)
+    if est.name == "count":
+        return group_frequencies(np.asarray(outcomes).astype(str), groups)
+    if est.name == "paths":
+        if path_counts is None:
+            raise ValueError("ips_estimator='paths' needs the path count of every outcome (info['path_count'])")
+        return path_propensities(traj_log_probs, path_counts)
+    return np.exp(np.asarray(traj_log_probs, dtype=np.float64))
 
 
 def _check_groups(groups: np.ndarray, n: int) -> np.ndarray:

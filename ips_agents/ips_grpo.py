@@ -25,7 +25,8 @@ from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy
 from ips_agents.rollout import GroupBatch, collect_groups
 
 SelfIPSGRPO = TypeVar("SelfIPSGRPO", bound="IPSGRPO")
-ESTIMATORS = ("count", "exact")
+ESTIMATORS = tuple(ips.ESTIMATORS)
+"""The ``ips_estimator`` names (see :mod:`ips_agents.ips`)."""
 
 
 class _GroupProgressBar(ProgressBarCallback):
@@ -84,13 +85,17 @@ class IPSGRPO(BaseAlgorithm):
         n_groups: B, task instances per update (default 4, or ``num_envs // group_size`` for a vector env).
         ips_alpha: tempering exponent in [0, 1]: rewards are divided by ``p ** ips_alpha``; 0 is GRPO.
         ips_eps: probability floor in (0, 1] (the weight is at most ``1 / ips_eps ** ips_alpha``);
-            default 0.1 with the count estimator and 1e-6 with the exact one (there it only guards against
-            numerical underflow: a larger floor caps the weights of the rare outcomes it exists to lift).
-        ips_estimator: ``"count"`` (the paper's Eq. 9, the outcome's frequency in its group) or ``"exact"``
-            (the trajectory probability, exact when the env has ``unique_paths``; refused otherwise).
+            default 0.1 with the count estimator and 1e-6 with the others (there it only guards against
+            numerical underflow: a larger floor caps the weights of the rare outcomes they exist to lift).
+        ips_estimator: how the outcome probability ``p`` is estimated (:data:`ips_agents.ips.ESTIMATORS`):
+            ``"count"`` (the paper's Eq. 9, the outcome's frequency in its group; any env), ``"paths"``
+            (``n(o) * p(tau)``: the outcome's path count times the trajectory probability; needs
+            ``info["path_count"]``, refused on an env that cannot count paths), ``"exact"`` (``p(tau)``; needs
+            ``unique_paths``, where it equals ``"paths"``) or ``"trajectory"`` (``p(tau)`` with no requirement:
+            the probability of the sampled sequence, e.g. a SMILES string).
         advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``
             (only subtract the group mean). Default ``"group"`` with the count estimator (the paper's choice)
-            and ``"none"`` with the exact one: there the scaled rewards r / p all equal Z at the
+            and ``"none"`` with the probability-based ones: there the scaled rewards r / p all equal Z at the
             reward-proportional fixed point, so unnormalised advantages vanish as the policy converges, while
             dividing by the shrinking group std keeps them at unit size and the policy jittering around it
             (HyperGrid 2D H=8 in benchmarks/torchgfn_compare.py and benchmarks/estimators.py).
@@ -186,14 +191,13 @@ class IPSGRPO(BaseAlgorithm):
             raise ValueError(f"n_groups must be a positive integer, got {self.n_groups!r}")
         if not 0.0 <= float(self.ips_alpha) <= 1.0:
             raise ValueError(f"ips_alpha must be in [0, 1], got {self.ips_alpha!r}")
-        if self.ips_estimator not in ESTIMATORS:
-            raise ValueError(f"ips_estimator must be one of {list(ESTIMATORS)}, got {self.ips_estimator!r}")
+        estimator = ips.get_estimator(self.ips_estimator)
         if self.ips_eps is None:
-            self.ips_eps = 0.1 if self.ips_estimator == "count" else 1e-6
+            self.ips_eps = 1e-6 if estimator.from_probabilities else 0.1
         if not 0.0 < float(self.ips_eps) <= 1.0:
             raise ValueError(f"ips_eps must be in (0, 1], got {self.ips_eps!r}")
         if self.advantage_norm is None:
-            self.advantage_norm = "group" if self.ips_estimator == "count" else "none"
+            self.advantage_norm = "none" if estimator.from_probabilities else "group"
         if self.advantage_norm not in ips.ADVANTAGE_NORMS:
             raise ValueError(f"advantage_norm must be one of {list(ips.ADVANTAGE_NORMS)}, got {self.advantage_norm!r}")
         if not float(self.clip_range) > 0:
@@ -223,15 +227,29 @@ class IPSGRPO(BaseAlgorithm):
             raise ValueError(f"observation space {group_env.observation_space} != the model's {own_obs}")
         if own_act is not None and group_env.action_space != own_act:
             raise ValueError(f"action space {group_env.action_space} != the model's {own_act}")
-        if self.ips_estimator == "exact" and self.ips_alpha > 0 and not group_env.unique_paths:
-            raise ValueError(
-                "ips_estimator='exact' needs an env with unique_paths (one construction path per outcome, e.g. "
-                "canonical_order=True); this env does not declare it: use ips_estimator='count'"
-            )
+        self._check_estimator(group_env)
         self.group_env = group_env
         self.observation_space = group_env.observation_space
         self.action_space = group_env.action_space
         self.n_envs = group_env.num_envs
+
+    def _check_estimator(self, group_env: GroupEnv) -> None:
+        """Refuse an estimator whose requirement the env does not meet (only when IPS is on)."""
+        needs = ips.get_estimator(self.ips_estimator).requires
+        if self.ips_alpha == 0 or needs is None:
+            return
+        if needs == "unique_paths" and not group_env.unique_paths:
+            raise ValueError(
+                "ips_estimator='exact' needs an env with unique_paths (one construction path per outcome, e.g. "
+                "canonical_order=True); this env does not declare it: use ips_estimator='paths' where the env "
+                "reports path counts, else 'count'"
+            )
+        if needs == "path_counts" and group_env.path_counts is False:
+            raise ValueError(
+                "ips_estimator='paths' needs the number of construction paths of each outcome "
+                "(info['path_count'] at termination); this env does not report path counts: use "
+                "ips_estimator='count' (or 'trajectory' where an outcome is its action sequence)"
+            )
 
     # --------------------------------------------------------------- model
     def _setup_model(self) -> None:
@@ -359,10 +377,17 @@ class IPSGRPO(BaseAlgorithm):
         return batch
 
     def propensities(self, batch: GroupBatch) -> np.ndarray:
-        """Estimated outcome probability of each trajectory (count or exact estimator)."""
-        if self.ips_estimator == "exact":
-            return np.exp(batch.traj_log_probs)
-        return ips.group_frequencies(batch.outcomes.astype(str), batch.groups)
+        """Estimated outcome probability of each trajectory under ``ips_estimator``."""
+        counts = batch.path_counts
+        if self.ips_estimator == "paths":
+            missing = np.flatnonzero(counts < 0) if counts is not None else np.arange(batch.n_trajectories)
+            if len(missing):
+                raise ValueError(
+                    f"ips_estimator='paths' needs info['path_count'] at termination, but trajectory "
+                    f"{int(missing[0])} (outcome {batch.outcomes[missing[0]]!r}) ended without one: use an env "
+                    "that reports path counts, or ips_estimator='count'"
+                )
+        return ips.propensities(self.ips_estimator, batch.outcomes, batch.groups, batch.traj_log_probs, counts)
 
     def advantages(self, batch: GroupBatch) -> np.ndarray:
         """Per-trajectory advantages: IPS scaling (unless ``ips_alpha == 0``) then group normalisation."""

@@ -19,7 +19,8 @@ class GroupBatch:
     Step arrays (length = number of recorded steps, ``S``): ``obs``, ``masks``, ``actions``,
     ``log_probs`` (behaviour policy) and ``traj`` (trajectory index of each step).
     Trajectory arrays (length ``N = B * G``): ``groups``, ``outcomes`` (object array of keys),
-    ``rewards``, ``valid``, ``lengths`` and ``traj_log_probs`` (summed step log-probabilities).
+    ``rewards``, ``valid``, ``lengths``, ``traj_log_probs`` (summed step log-probabilities) and
+    ``path_counts`` (int64: the env's ``info["path_count"]`` of each outcome, -1 where the env gave none).
     """
 
     obs: Obs
@@ -33,6 +34,7 @@ class GroupBatch:
     valid: np.ndarray
     lengths: np.ndarray
     traj_log_probs: np.ndarray
+    path_counts: np.ndarray | None = None
 
     @property
     def n_steps(self) -> int:
@@ -75,6 +77,7 @@ def collect_groups(
     outcomes = np.full(n, "", dtype=object)
     lengths = np.zeros(n, dtype=np.int64)
     traj_log_probs = np.zeros(n)
+    path_counts = np.full(n, -1, dtype=np.int64)
     rec_obs, rec_masks, rec_actions, rec_logp, rec_traj = [], [], [], [], []
     policy.set_training_mode(False)
     for _ in range(max_steps):
@@ -97,9 +100,10 @@ def collect_groups(
         rec_traj.append(idx)
         traj_log_probs[idx] += logp
         lengths[idx] += 1
-        obs, masks, rew, done, outc, ok = env.step(actions)
+        obs, masks, rew, done, outc, ok, counts = env.step(actions)
         ended = idx[done[idx]]
         rewards[ended] = rew[ended]
+        path_counts[ended] = counts[ended]
         outcomes[ended] = outc[ended]
         valid[ended] = ok[ended]
         active[ended] = False
@@ -121,4 +125,5 @@ def collect_groups(
         valid=valid,
         lengths=lengths,
         traj_log_probs=traj_log_probs,
+        path_counts=path_counts,
     )

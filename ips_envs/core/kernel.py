@@ -90,7 +90,9 @@ class Kernel(ABC):
     * ``n_actions``: size of the ``Discrete`` action space (a stop action, where the domain has one, is last);
     * ``max_length``: the largest number of steps any episode can take;
     * ``observation_space``: a ``Box`` for one row of :meth:`observe`;
-    * ``unique_paths``: True when every outcome has exactly one construction path under the masks.
+    * ``unique_paths``: True when every outcome has exactly one construction path under the masks;
+    * ``has_path_counts``: True when :meth:`path_counts` counts the paths of every outcome (kernels with
+      ``unique_paths`` count them without overriding it: there is one).
     """
 
     domain: str = "construction"
@@ -98,6 +100,7 @@ class Kernel(ABC):
     max_length: int
     observation_space: spaces.Box
     unique_paths: bool = False
+    has_path_counts: bool = False
     task_free: bool = False
     """True when the domain has no task distribution (every task is ``{}``): resets skip task sampling."""
 
@@ -147,6 +150,22 @@ class Kernel(ABC):
     @abstractmethod
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
         """For terminal rows: canonical outcome keys, float rewards ``[N]`` and bool validity ``[N]``."""
+
+    def path_counts(self, state: State) -> np.ndarray:
+        """For terminal rows: int64 ``[N]``, the number of construction paths (action sequences allowed by the
+        masks, from the start state of the row's task) that end in the row's outcome.
+
+        The default serves kernels with ``unique_paths`` (every count is 1); a kernel that can count paths
+        otherwise overrides it and sets ``has_path_counts``. Raises NotImplementedError when it cannot.
+        """
+        if self.unique_paths:
+            return np.ones(batch_size(state), dtype=np.int64)
+        raise NotImplementedError(f"{type(self).__name__} does not count construction paths")
+
+    @property
+    def counts_paths(self) -> bool:
+        """Whether :meth:`path_counts` is available (``has_path_counts`` or ``unique_paths``)."""
+        return bool(self.has_path_counts or self.unique_paths)
 
     def state_keys(self, state: State) -> np.ndarray:
         """Byte rows identifying each state (used to merge equal states in the exact DP)."""
