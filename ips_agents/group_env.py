@@ -134,13 +134,13 @@ class GroupEnv:
                                                  np.ndarray]:
         """Step every copy; return ``obs, masks, rewards, terminated, outcomes, valid, path_counts``.
 
-        ``path_counts`` (int64) holds ``info["path_count"]`` on terminated copies that report it, 1 on
-        terminated copies of envs with ``unique_paths`` that do not, and -1 elsewhere.
+        ``path_counts`` (float64, so counts beyond int64 fit) holds ``info["path_count"]`` on terminated copies
+        that report it, 1 on terminated copies of envs with ``unique_paths`` that do not, and -1 elsewhere.
         """
         n = self.num_envs
         outcomes = np.full(n, "", dtype=object)
         valid = np.zeros(n, dtype=bool)
-        counts = np.full(n, -1, dtype=np.int64)
+        counts = np.full(n, -1.0)
         if self.kind == "sb3":
             obs, rewards, dones, infos = self.env.step(actions)
             for i in np.flatnonzero(dones):
@@ -149,7 +149,7 @@ class GroupEnv:
                 outcomes[i] = infos[i]["outcome"]
                 valid[i] = bool(infos[i].get("valid", rewards[i] > 0))
                 if "path_count" in infos[i]:
-                    counts[i] = int(infos[i]["path_count"])
+                    counts[i] = float(infos[i]["path_count"])
             dones = np.asarray(dones, bool)
             self._unit_counts(counts, dones)
             return obs, self._masks(None), np.asarray(rewards, np.float64), dones, outcomes, valid, counts
@@ -169,7 +169,7 @@ class GroupEnv:
                 valid[done] = np.asarray(rewards)[done] > 0
             if "path_count" in info:
                 has = done & np.asarray(info.get("_path_count", done), bool)
-                counts[has] = np.asarray(info["path_count"], dtype=np.int64)[has]
+                counts[has] = np.asarray(np.asarray(info["path_count"])[has], dtype=np.float64)
             self._unit_counts(counts, done)
         return obs, self._masks(info), np.asarray(rewards, np.float64), done, outcomes, valid, counts
 

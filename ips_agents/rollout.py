@@ -20,7 +20,7 @@ class GroupBatch:
     ``log_probs`` (behaviour policy) and ``traj`` (trajectory index of each step).
     Trajectory arrays (length ``N = B * G``): ``groups``, ``outcomes`` (object array of keys),
     ``rewards``, ``valid``, ``lengths``, ``traj_log_probs`` (summed step log-probabilities) and
-    ``path_counts`` (int64: the env's ``info["path_count"]`` of each outcome, -1 where the env gave none).
+    ``path_counts`` (float64: the env's ``info["path_count"]`` of each outcome, -1 where the env gave none).
     """
 
     obs: Obs
@@ -77,7 +77,7 @@ def collect_groups(
     outcomes = np.full(n, "", dtype=object)
     lengths = np.zeros(n, dtype=np.int64)
     traj_log_probs = np.zeros(n)
-    path_counts = np.full(n, -1, dtype=np.int64)
+    path_counts = np.full(n, -1.0)
     rec_obs, rec_masks, rec_actions, rec_logp, rec_traj = [], [], [], [], []
     policy.set_training_mode(False)
     for _ in range(max_steps):

@@ -298,10 +298,25 @@ class _Space:
     keys: tuple[str, ...]
     bits: np.ndarray  # int64 [K] truth tables
     witness: dict[str, tuple[str, ...]]  # key -> prefix tokens of a tree of depth <= max_depth
+    paths: dict[str, int]  # key -> number of trees of depth <= max_depth (= prefix token sequences) with that key
 
 
 @functools.lru_cache(maxsize=32)
 def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], max_depth: int) -> _Space:
+    """Every key of depth <= ``max_depth``, its truth table, one witness tree and its number of trees.
+
+    One pass per depth level ``d`` over every operator applied to the keys of depth <= ``d - 1`` builds the new
+    keys and, in the same loop, the path-count DP: with ``N_d(k)`` the number of trees of depth <= ``d`` whose
+    canonical key is ``k``,
+
+        N_d(k) = [k is a variable] + sum_{c: NOT(c) = k} N_{d-1}(c)
+                 + sum_{op binary} sum_{(a, b): op(a, b) = k} N_{d-1}(a) N_{d-1}(b),
+
+    over ordered pairs (the key of ``op(a, b)`` is that of ``op(b, a)``, so an unordered pair ``a != b``
+    counts twice). A tree's key depends only on its children's keys, so the sum is exact. The masks allow
+    exactly the prefix sequences of trees of depth <= ``max_depth``, one sequence per tree, so ``N`` at
+    ``max_depth`` is the number of construction paths of each outcome.
+    """
     n = len(variables)
     full = (1 << 2**n) - 1
     var_bits = variable_tables(n).tolist()
@@ -309,9 +324,12 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
     items: dict[str, tuple[_Canon, int, tuple[str, ...]]] = {}
     for v, b in zip(variables, var_bits, strict=True):
         items[v] = (_leaf(v), b, (v,))
+    paths = dict.fromkeys(variables, 1)
     binary = [op for op in operators if ARITY[op] == 2]
     for _ in range(max_depth):
         prev = list(items.values())
+        prev_paths = [paths[c.key] for c, _, _ in prev]
+        paths = dict.fromkeys(variables, 1)
         m = len(prev)
         candidates = m * ("NOT" in operators) + len(binary) * m * (m + 1) // 2
         if candidates > MAX_CANDIDATES:
@@ -321,22 +339,26 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
             )
         new: dict[str, tuple[_Canon, int, tuple[str, ...]]] = {}
         if "NOT" in operators:
-            for c, b, w in prev:
+            for (c, b, w), nc in zip(prev, prev_paths, strict=True):
                 node = _not(c)
+                paths[node.key] = paths.get(node.key, 0) + nc
                 if node.key not in items and node.key not in new:
                     new[node.key] = (node, ~b & full, ("NOT", *w))
         for op in binary:
             for i in range(m):
                 ci, bi, wi = prev[i]
+                ni = prev_paths[i]
                 for j in range(i, m):
                     cj, bj, wj = prev[j]
                     node = _combine(op, (ci, cj))
+                    pairs = ni * prev_paths[j] * (1 if i == j else 2)
+                    paths[node.key] = paths.get(node.key, 0) + pairs
                     if node.key not in items and node.key not in new:
                         new[node.key] = (node, _gate(op, bi, bj, full), (op, *wi, *wj))
         items.update(new)
     keys = tuple(items)
     bits = np.array([items[k][1] for k in keys], dtype=np.int64)
-    return _Space(keys, bits, {k: items[k][2] for k in keys})
+    return _Space(keys, bits, {k: items[k][2] for k in keys}, paths)
 
 
 def canonical_expressions(
@@ -461,6 +483,28 @@ class BooleanExprKernel(Kernel):
     def expressions(self) -> dict[str, int]:
         """Every canonical key of the space and its truth table (see :func:`canonical_expressions`)."""
         return canonical_expressions(self.variables, self.operators, self.max_depth)
+
+    @property
+    def has_path_counts(self) -> bool:  # type: ignore[override]
+        """True when the key space (and with it the path-count DP) can be enumerated for this grammar."""
+        try:
+            _expression_space(self.variables, self.operators, self.max_depth)
+        except ExpressionSpaceTooLarge:
+            return False
+        return True
+
+    def expression_path_counts(self) -> dict[str, int]:
+        """Every key of the space and its number of construction paths (trees of depth <= max_depth with that key).
+
+        Computed once per grammar by the DP over depth and key described in ``_expression_space`` (cached);
+        raises :class:`ExpressionSpaceTooLarge` when the space cannot be enumerated.
+        """
+        return dict(_expression_space(self.variables, self.operators, self.max_depth).paths)
+
+    def path_counts(self, state: State) -> np.ndarray:
+        """Int64 ``[N]``: the number of token sequences (trees of depth <= max_depth) that write each row's key."""
+        paths = _expression_space(self.variables, self.operators, self.max_depth).paths
+        return np.array([paths[k] for k in self._keys(state)], dtype=np.int64)
 
     def expression_actions(self, key: str) -> list[int]:
         """Actions writing one expression (of depth <= max_depth) whose outcome key is ``key``."""
@@ -645,11 +689,14 @@ class BooleanExprKernel(Kernel):
         observed = state["observed"].astype(np.int64) @ self._row_weights
         output = state["output"].astype(np.int64) @ self._row_weights
         valid = ((tables ^ output) & observed) == 0
-        keys = [
+        return self._keys(state), valid.astype(np.float64), valid
+
+    def _keys(self, state: State) -> list[str]:
+        """Canonical keys of complete rows."""
+        return [
             _key_of_tokens(self.tokens, tuple(row[:length]))
             for row, length in zip(state["tokens"].tolist(), state["length"].tolist(), strict=True)
         ]
-        return keys, valid.astype(np.float64), valid
 
     # ----------------------------------------------------------- enumeration
     def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float] | None:

@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,7 @@ from gymnasium import spaces
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import Kernel, State, check_fields, check_int
+from ips_envs.core.paths import count_table
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 NODE_NAMES = "ABCDEF"
@@ -338,6 +340,8 @@ class CausalDAGKernel(Kernel):
         size = 5 * n * n + n + (n * n if self.canonical_order else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self._eye = np.eye(n, dtype=bool)
+        self.has_path_counts = True
+        self._paths = count_table([1 if self.canonical_order else math.factorial(m) for m in range(self.max_edges + 1)])
 
     # ------------------------------------------------------------------ tasks
     def task_table(self) -> tuple[dict[str, Any], ...] | None:
@@ -535,6 +539,11 @@ class CausalDAGKernel(Kernel):
         reach, observed = state["reach"], state["observed"]
         wrong = (observed & ~reach) if missing else (reach & ~observed)
         return wrong & state["perturbed"][:, :, None]
+
+    def path_counts(self, state: State) -> np.ndarray:
+        """Paths to each row's DAG: ``m!`` for ``m`` edges (any order of a DAG's edges is legal: every subset of a
+        DAG is acyclic and has at most ``max_edges`` edges), 1 with ``canonical_order``."""
+        return self._paths[state["adj"].sum(axis=(1, 2))]
 
     def valid(self, state: State) -> np.ndarray:
         """Bool ``[N]``: every perturbed node's descendant set equals the observed one."""

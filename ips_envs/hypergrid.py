@@ -49,6 +49,7 @@ from gymnasium import spaces
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.paths import multinomial, multinomials
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 REWARDS = ("gflownet", "paper")
@@ -106,6 +107,8 @@ class HyperGridKernel(Kernel):
         size = self.ndim * self.height + (self.ndim if self.canonical_order else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self._key_table: np.ndarray | None = None
+        self.has_path_counts = True
+        self._most_paths = multinomial([self.height - 1] * self.ndim)  # the far corner has the most paths
 
     def _cells(self) -> np.ndarray:
         """Every cell, in row-major order of the grid."""
@@ -148,6 +151,14 @@ class HyperGridKernel(Kernel):
         if self.canonical_order:
             obs[np.arange(n), self.ndim * self.height + state["last"]] = 1.0
         return obs
+
+    def path_counts(self, state: State) -> np.ndarray:
+        """Paths to each row's cell ``x``: 1 in canonical order, else the multinomial ``(sum x)! / prod x_d!``
+        of its moves (every order of the moves stays on the grid), as the product of ``C(x_1 + .. + x_d, x_d)``."""
+        x = state["x"]
+        if self.canonical_order:
+            return np.ones(len(x), dtype=np.int64)
+        return multinomials(x, self.height - 1, self.ndim * (self.height - 1), self._most_paths)
 
     def cell_rewards(self, x: np.ndarray) -> np.ndarray:
         """Reward of integer cells ``x`` under this kernel's reward arguments."""

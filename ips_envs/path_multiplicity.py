@@ -18,7 +18,13 @@ advantages are all zero.
 Both actions are always legal unless ``mask_dead_ends=True``.
 
 ## Observation space
-``Box(0, 1, (2 * (length + 1),), float32)``: one-hot of x followed by one-hot of y.
+``observation="state"`` (default): ``Box(0, 1, (2 * (length + 1),), float32)``, the one-hot of x followed by
+the one-hot of y. Walks that reach the same point share an observation, so a per-state policy cannot tell
+them apart.
+
+``observation="history"``: ``Box(0, 1, (2 * length,), float32)``, the moves made so far, one one-hot pair
+(right, up) per step (zeros for steps not yet taken). Every walk prefix is its own state: a tree MDP, like an
+autoregressive language model writing tokens.
 
 ## Rewards
 ``reward_a`` for A and ``reward_b`` for B (both 1.0 by default), at the last step; 0 before.
@@ -32,8 +38,12 @@ masked-out action.
 
 ## Arguments
 ``length`` (7), ``a_right`` (3), ``b_right`` (1), ``reward_a`` (1.0), ``reward_b`` (1.0),
-``mask_dead_ends`` (False), plus the common
+``mask_dead_ends`` (False), ``observation`` ("state" | "history"), plus the common
 ``render_mode``, ``task``, ``strict``.
+
+## Path counts
+``info["path_count"]`` at termination is ``C(length, k)`` for an end with ``k`` right moves (35 for A and 7 for
+B with the defaults), the same with ``mask_dead_ends=True`` and with either observation.
 
 ## Version history
 * v0: initial release.
@@ -51,11 +61,16 @@ from gymnasium import spaces
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.paths import count_table
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 
+OBSERVATIONS = ("state", "history")
+
+
 class PathMultiplicityKernel(Kernel):
-    """Batched lattice walks; state fields ``x`` and ``y`` (int16 [N])."""
+    """Batched lattice walks; state fields ``x`` and ``y`` (int16 [N]) and, with ``observation="history"``,
+    ``moves`` (int8 [N, length]: the action of each step so far, -1 for steps not yet taken)."""
 
     domain = "PathMultiplicity"
     task_free = True
@@ -68,6 +83,7 @@ class PathMultiplicityKernel(Kernel):
         reward_a: float = 1.0,
         reward_b: float = 1.0,
         mask_dead_ends: bool = False,
+        observation: str = "state",
     ) -> None:
         self.length = check_int("length", length, 1, 200)
         self.a_right = check_int("a_right", a_right, 0, self.length)
@@ -82,15 +98,30 @@ class PathMultiplicityKernel(Kernel):
         self.mask_dead_ends = bool(mask_dead_ends)
         self.n_actions = 2
         self.max_length = self.length
-        self.observation_space = spaces.Box(0.0, 1.0, (2 * (self.length + 1),), np.float32)
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {list(OBSERVATIONS)}, got {observation!r}")
+        self.observation = observation
+        size = 2 * self.length if observation == "history" else 2 * (self.length + 1)
+        self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
+        self.has_path_counts = True
+        self._paths = count_table([comb(self.length, k) for k in range(self.length + 1)])
 
-    def path_counts(self) -> dict[str, int]:
-        """Number of distinct action sequences that end in A and in B: ``C(length, k)``."""
-        return {"A": comb(self.length, self.a_right), "B": comb(self.length, self.b_right)}
+    def path_counts(self, state: State | None = None) -> Any:
+        """Number of distinct action sequences that end in each terminal row's end: ``C(length, x)``.
+
+        Without ``state``: the dict ``{"A": C(length, a_right), "B": C(length, b_right)}``. The counts are the same
+        with ``mask_dead_ends=True``: every prefix of a walk to A or B can still reach it, so no such walk is masked.
+        """
+        if state is None:
+            return {"A": comb(self.length, self.a_right), "B": comb(self.length, self.b_right)}
+        return self._paths[state["x"].astype(np.int64)]
 
     def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
         n = len(tasks)
-        return {"x": np.zeros(n, np.int16), "y": np.zeros(n, np.int16)}
+        state = {"x": np.zeros(n, np.int16), "y": np.zeros(n, np.int16)}
+        if self.observation == "history":
+            state["moves"] = np.full((n, self.length), -1, np.int8)
+        return state
 
     def _reachable(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether some end (k right moves) is still reachable from (x, y)."""
@@ -107,12 +138,20 @@ class PathMultiplicityKernel(Kernel):
         return np.stack([right, up], axis=1)
 
     def apply(self, state: State, actions: np.ndarray) -> np.ndarray:
+        if "moves" in state:
+            step = (state["x"] + state["y"]).astype(np.int64)
+            state["moves"][np.arange(len(step)), step] = actions
         state["x"] += (actions == 0).astype(np.int16)
         state["y"] += (actions == 1).astype(np.int16)
         return state["x"] + state["y"] >= self.length
 
     def observe(self, state: State) -> np.ndarray:
         n = len(state["x"])
+        if self.observation == "history":
+            rows, steps = np.nonzero(state["moves"] >= 0)
+            obs = np.zeros((n, 2 * self.length), np.float32)
+            obs[rows, 2 * steps + state["moves"][rows, steps]] = 1.0
+            return obs
         obs = np.zeros((n, 2 * (self.length + 1)), np.float32)
         obs[np.arange(n), state["x"]] = 1.0
         obs[np.arange(n), self.length + 1 + state["y"]] = 1.0

@@ -74,6 +74,7 @@ from gymnasium import spaces
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import TASK_TABLE_MAX, Kernel, State, check_fields, check_int
+from ips_envs.core.paths import multinomial, multinomials
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 TASK_FIELDS = ("grid", "height", "top_view")
@@ -151,6 +152,9 @@ class Voxel3DKernel(Kernel):
         self.n_tasks = sum(self._counts)
         self._views: np.ndarray | None = None
         self._task_dicts: tuple[dict[str, Any], ...] | None = None
+        self.has_path_counts = True
+        self._blocks = blocks
+        self._most_paths = multinomial([self.height] * blocks)  # every reachable column filled to the top
 
     # ------------------------------------------------------------------ tasks
     def _task_dict(self, view: np.ndarray) -> dict[str, Any]:
@@ -300,6 +304,15 @@ class Voxel3DKernel(Kernel):
         if self.canonical_order:
             obs[np.arange(n), base + cells + state["last"].astype(np.int64)] = 1.0
         return obs
+
+    def path_counts(self, state: State) -> np.ndarray:
+        """Paths to each row's height map ``h``: the multinomial ``(sum h)! / prod h_c!`` of its drop orders (every
+        order is legal: no column exceeds its final height, and with ``mask_top_view`` every dropped column is
+        viewed and stop comes last), as the product of ``C(h_1 + .. + h_c, h_c)``; 1 with ``canonical_order``."""
+        h = state["heights"]
+        if self.canonical_order:
+            return np.ones(len(h), dtype=np.int64)
+        return multinomials(h, self.height, self._blocks * self.height, self._most_paths)
 
     def valid(self, state: State) -> np.ndarray:
         """Bool ``[N]``: the structure's top view (columns with a block) equals the task's."""

@@ -52,8 +52,11 @@ def rollout_outcomes(env_id: str, n: int, seed: int, **kwargs) -> tuple[list[str
     return list(outcomes), rewards, steps
 
 
-def count_paths(kernel, task: dict | None = None) -> dict[str, int]:
-    """Number of distinct legal action sequences ending in each outcome (brute-force DFS over a kernel)."""
+def count_paths(kernel, task: dict | None = None, states: dict | None = None) -> dict[str, int]:
+    """Number of distinct legal action sequences ending in each outcome (brute-force DFS over a kernel).
+
+    When ``states`` is a dict, one terminal state (N = 1) per outcome key is stored in it.
+    """
     counts: dict[str, int] = {}
 
     def walk(state):
@@ -62,6 +65,8 @@ def count_paths(kernel, task: dict | None = None) -> dict[str, int]:
             if kernel.apply(child, np.array([a]))[0]:
                 key = kernel.outcomes(child)[0][0]
                 counts[key] = counts.get(key, 0) + 1
+                if states is not None:
+                    states.setdefault(key, child)
             else:
                 walk(child)
 

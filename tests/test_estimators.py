@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from ips_agents import IPSGRPO
-from ips_agents.ips import ESTIMATORS, get_estimator, group_frequencies, path_propensities, propensities
+from ips_agents.ips import (
+    ESTIMATORS,
+    get_estimator,
+    group_frequencies,
+    ips_rewards,
+    path_propensities,
+    propensities,
+)
 
 SMALL = {"group_size": 4, "n_groups": 2, "policy_kwargs": {"net_arch": [16]}, "seed": 0}
 
@@ -65,3 +72,96 @@ def test_paths_estimator_equals_exact_with_unique_paths():
     assert batch is not None
     assert np.all(batch.path_counts == 1)
     np.testing.assert_allclose(model.propensities(batch), np.exp(batch.traj_log_probs))
+
+
+# ------------------------------------------------------------------ the fixed point, exactly
+def _flow_policy_and_trajectories(kernel, task, weight):
+    """Every trajectory (DFS) and the Markov policy P(s'|s) = F(s') / F(s), F = summed ``weight`` of completions.
+
+    ``weight(outcome, reward, path_count)`` is the target weight of one trajectory. Returns the policy as
+    ``{(state key, action): prob}`` and the trajectories as ``(steps, outcome, reward, path_count, log p)``,
+    ``steps`` being the ``(state key, legal actions, action)`` of every step.
+    """
+    flows: dict[bytes, float] = {}
+    trajectories = []
+
+    def walk(state, steps):
+        key = kernel.state_keys(state)[0].tobytes()
+        legal = np.flatnonzero(kernel.legal_actions(state)[0])
+        total = 0.0
+        for a in legal:
+            child = {k: v.copy() for k, v in state.items()}
+            if kernel.apply(child, np.array([a]))[0]:
+                keys, rewards, _ = kernel.outcomes(child)
+                n = int(kernel.path_counts(child)[0])
+                f = weight(keys[0], float(rewards[0]), n)
+                trajectories.append(([*steps, (key, legal, a)], keys[0], float(rewards[0]), n))
+            else:
+                f = walk(child, [*steps, (key, legal, a)])
+            flows[(key, int(a))] = f
+            total += f
+        flows[key] = total
+        return total
+
+    walk(kernel.initial_state([task]), [])
+    policy = {k: v / flows[k[0]] for k, v in flows.items() if isinstance(k, tuple) and flows[k[0]] > 0}
+    out = []
+    for steps, outcome, reward, n in trajectories:
+        p = np.prod([policy.get((s, int(a)), 0.0) for s, _, a in steps])
+        out.append((steps, outcome, reward, n, p))
+    return policy, out
+
+
+def _expected_ips_gradient(policy, trajectories, estimator):
+    """Exact expected IPS gradient wrt tabular softmax logits, ``sum_tau p(tau) x(tau) grad log p(tau)``."""
+    live = [t for t in trajectories if t[4] > 0]
+    logp = np.log([t[4] for t in live])
+    outcomes = np.array([t[1] for t in live])
+    rewards = np.array([t[2] for t in live])
+    counts = np.array([t[3] for t in live])
+    q = propensities(estimator, outcomes, np.zeros(len(live)), logp, counts)
+    scaled = ips_rewards(rewards, q, alpha=1.0, eps=1e-12)
+    grad: dict[tuple[bytes, int], float] = {}
+    for (steps, *_), p, x in zip(live, np.exp(logp), scaled, strict=True):
+        for s, legal, a in steps:
+            for b in legal:
+                g = (1.0 if b == a else 0.0) - policy.get((s, int(b)), 0.0)
+                grad[(s, int(b))] = grad.get((s, int(b)), 0.0) + p * x * g
+    return max(abs(v) for v in grad.values())
+
+
+@pytest.mark.parametrize("env", ["path multiplicity", "boolean depth 1"])
+def test_paths_estimator_fixed_point_is_the_reward_proportional_target_exactly(env):
+    import gymnasium as gym
+
+    if env == "path multiplicity":
+        e = gym.make("IPS/PathMultiplicity-v0")
+        e.reset(seed=0)
+    else:
+        e = gym.make("IPS/BooleanExpr-v0", max_depth=1)
+        kernel = e.unwrapped.kernel
+        task = next(t for t in kernel.task_table() if len(kernel.outcome_rewards(t)) == 4)
+        e.reset(options={"task": task})
+    kernel, task = e.unwrapped.kernel, e.unwrapped.task
+    target = e.unwrapped.target_distribution()
+    # the policy the derivation predicts: path weights r(o) / n(o)
+    policy, trajs = _flow_policy_and_trajectories(kernel, task, lambda o, r, n: r / n)
+    marginal: dict[str, float] = {}
+    for _, outcome, _, _, p in trajs:
+        marginal[outcome] = marginal.get(outcome, 0.0) + p
+    for key, want in target.items():
+        assert marginal[key] == pytest.approx(want, abs=1e-12)
+    assert sum(marginal.get(k, 0.0) for k in target) == pytest.approx(1.0, abs=1e-12)
+    if env == "path multiplicity":
+        assert target == {"A": 0.5, "B": 0.5}
+    else:
+        assert len(target) == 4 and set(target.values()) == {0.25}
+    # it is a stationary point of the expected "paths" IPS gradient, and not of the "trajectory" one
+    assert _expected_ips_gradient(policy, trajs, "paths") < 1e-12
+    assert _expected_ips_gradient(policy, trajs, "trajectory") > 1e-3
+    # the "trajectory" estimator's own fixed point weights paths by r(o): outcome mass n(o) r(o) / sum n r
+    policy_t, trajs_t = _flow_policy_and_trajectories(kernel, task, lambda o, r, n: r)
+    assert _expected_ips_gradient(policy_t, trajs_t, "trajectory") < 1e-12
+    if env == "path multiplicity":
+        mass_a = sum(p for _, o, _, _, p in trajs_t if o == "A")
+        assert mass_a == pytest.approx(35 / 42, abs=1e-12)

@@ -65,3 +65,31 @@ def test_dead_end_masks_refuse_moves_that_miss_both_ends():
     assert not env.action_masks()[0]
     with pytest.raises(ValueError, match="masked out"):
         env.step(0)
+
+
+def test_history_observation_is_the_move_sequence():
+    env = gym.make("IPS/PathMultiplicity-v0", observation="history")
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.shape == (14,) and not obs.any()
+    for a in (0, 1, 1):
+        obs, *_ = env.step(a)
+    np.testing.assert_array_equal(obs, [1, 0, 0, 1, 0, 1] + [0] * 8)
+    # two walks to the same point (right-up vs up-right) look alike per state, not with the history
+    state_env = gym.make("IPS/PathMultiplicity-v0").unwrapped
+    kernels = {"state": state_env.kernel, "history": env.unwrapped.kernel}
+    for name, kernel in kernels.items():
+        a, b = kernel.initial_state([{}]), kernel.initial_state([{}])
+        for s, moves in ((a, (0, 1)), (b, (1, 0))):
+            for m in moves:
+                kernel.apply(s, np.array([m]))
+        same = np.array_equal(kernel.observe(a), kernel.observe(b))
+        assert same == (name == "state")
+    # same dynamics, rewards and path counts: the uniform policy's exact outcomes agree
+    uniform = lambda o, m: m / m.sum(1, keepdims=True)  # noqa: E731
+    env.reset(seed=0)
+    state_env.reset(seed=0)
+    assert ips_envs.exact_outcome_distribution(env, uniform) == pytest.approx(
+        ips_envs.exact_outcome_distribution(state_env, uniform))
+    assert count_paths(env.unwrapped.kernel) == count_paths(state_env.kernel)
+    with pytest.raises(ValueError, match="observation"):
+        gym.make("IPS/PathMultiplicity-v0", observation="pixels")

@@ -152,8 +152,11 @@ class Kernel(ABC):
         """For terminal rows: canonical outcome keys, float rewards ``[N]`` and bool validity ``[N]``."""
 
     def path_counts(self, state: State) -> np.ndarray:
-        """For terminal rows: int64 ``[N]``, the number of construction paths (action sequences allowed by the
-        masks, from the start state of the row's task) that end in the row's outcome.
+        """For terminal rows: ``[N]``, the number of construction paths (action sequences allowed by the masks,
+        from the start state of the row's task) that end in the row's outcome.
+
+        int64, or an object array of Python ints for configurations whose largest count does not fit in int64
+        (e.g. a 3x3 Voxel3D grid filled to height 3 without top-view masks: 27! / 3!^9 paths); exact either way.
 
         The default serves kernels with ``unique_paths`` (every count is 1); a kernel that can count paths
         otherwise overrides it and sets ``has_path_counts``. Raises NotImplementedError when it cannot.
