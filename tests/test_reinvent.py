@@ -107,4 +107,4 @@ def test_grpo_benchmark_loop_respects_the_budget(tmp_path, monkeypatch):
     oracle = Oracle("qed", budget=150)
     info = run_grpo(oracle, seed=0, ips_alpha=1.0, max_batches=50)
     assert oracle.calls == 150 and len(oracle.history) == 150
-    assert 1 <= info["updates"] < 50
+    assert 1 <= info["updates"] < 50 and info["stop"] == "budget"
