@@ -94,13 +94,6 @@ def _lr(lr: float) -> str:
     return f"{float(mantissa):g}e{int(exponent)}"
 
 
-def trajectory_estimator_available() -> bool:
-    """Whether this version of IPSGRPO has ``ips_estimator="trajectory"``."""
-    from ips_agents import ips
-
-    return "trajectory" in getattr(ips, "ESTIMATORS", ())
-
-
 def default_max_updates(budget: int) -> int:
     """Update cap of a run with ``budget`` oracle calls: ``SEQUENCES_PER_CALL * budget / 64 + 10``."""
     return SEQUENCES_PER_CALL * budget // BATCH + 10
@@ -482,9 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     th.set_num_threads(args.threads)
     RDLogger.DisableLog("rdApp.*")
     oracles = args.oracles or list(ORACLES)
-    methods = args.methods or [m for m in METHODS if m != "IPS-GRPO-trajectory" or trajectory_estimator_available()]
-    if "IPS-GRPO-trajectory" in methods and not trajectory_estimator_available():
-        parser.error("IPS-GRPO-trajectory needs IPSGRPO(ips_estimator='trajectory'), which this version lacks")
+    methods = args.methods or list(METHODS)
     bodies = run(oracles, methods, seeds, budget, args.kl_coef, args.learning_rate, args.reinvent_learning_rates,
                  args.max_updates, args.max_minutes, runs_dir, args.report_only, plots=not args.no_write)
     if not bodies:
