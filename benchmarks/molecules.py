@@ -57,7 +57,7 @@ import numpy as np
 import torch as th
 from rdkit import RDLogger
 
-from benchmarks.report import figures_dir, finish, table
+from benchmarks.report import commit, figures_dir, finish, table
 from ips_agents.molecules import metrics as mm
 from ips_envs.oracles import Oracle, OracleBudgetExhausted
 
@@ -249,7 +249,7 @@ def get_run(spec: RunSpec, runs_dir: Path | None, report_only: bool = False) -> 
     result = load_run(spec, runs_dir)
     if result is not None or report_only:
         return result
-    result = one_run(spec)
+    result = {**one_run(spec), "commit": commit()}
     if runs_dir is not None:
         _write_json_gz(spec.path(runs_dir), {"spec": asdict(spec), "result": result})
     return result
@@ -394,6 +394,8 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
         "(REINVENT). Mean ± std over seeds; seconds on a shared 2-core machine (1 torch thread, nice'd).\n\n"
         f"Prior score distribution: {prior_note}."
     )
+    made = sorted({r.get("commit", "unrecorded") for res in rows.values() for r in res})
+    body += f" Runs made at commit {', '.join(made)}."
     return body
 
 

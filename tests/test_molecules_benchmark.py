@@ -35,7 +35,7 @@ def test_runs_are_stored_and_resumed(tmp_path, monkeypatch):
     spec = _spec()
     assert bm.get_run(spec, tmp_path, report_only=True) is None and made == []
     first = bm.get_run(spec, tmp_path)
-    assert made == [spec] and first["yield@0.8"] == 1
+    assert made == [spec] and first["yield@0.8"] == 1 and first["commit"]
     assert bm.get_run(spec, tmp_path) == json.loads(json.dumps(first))  # read back, not rerun
     assert len(made) == 1
     with gzip.open(spec.path(tmp_path), "rt") as f:
@@ -76,6 +76,7 @@ def test_report_marks_the_best_reinvent_lr_and_how_runs_stopped():
     assert "| 2/3 | 70 ± 30 | 100 ± 0 |" in lines["GRPO"] and "budget 1, updates 1" in lines["GRPO"]
     assert "IPS-GRPO / GRPO = 5.00" in body and "IPS-GRPO / REINVENT lr 1e-4 = 10.00" in body
     assert "IPS-GRPO / REINVENT lr 1e-3 = 2.50" in body and "GRPO / REINVENT lr 1e-3 = 0.50" in body
+    assert body.endswith("Runs made at commit unrecorded.")
 
 
 def test_yield_curves_plot(tmp_path, monkeypatch):
