@@ -87,7 +87,7 @@ def ours_env_throughput(ndim: int, height: int, batch: int, seconds: float, seed
         mask = info["action_mask"]
         cum = np.cumsum(mask, axis=1)
         pick = (rng.random(batch) * cum[:, -1]).astype(np.int64)
-        # rows that just ended have an all-false mask; their action is ignored by the autoreset step
+        # rows that just ended allow only the dummy ENDED_ACTION; the autoreset step ignores it
         actions = np.minimum((cum <= pick[:, None]).sum(1), mask.shape[1] - 1)
         _, _, term, trunc, info = env.step(actions)
         steps += int((~resetting).sum())

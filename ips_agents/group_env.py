@@ -4,7 +4,9 @@ The contract a user's own env must meet (single Gymnasium env, Gymnasium vector 
 
 * ``Discrete`` actions and legal-action masks, from ``action_masks()`` (sb3-contrib convention) or
   ``info["action_mask"]``;
-* terminal rewards, with ``info["outcome"]`` (a hashable key, e.g. str) at termination;
+* terminal rewards, with ``info["outcome"]`` (a hashable key, e.g. str) at termination (in
+  ``info["final_info"]`` for Gymnasium vector envs in ``AutoresetMode.SAME_STEP``); only the masks of copies
+  whose episode is running are used, so a finished copy's mask may be anything;
 * for ``ips_estimator="paths"`` only: ``info["path_count"]`` (int, the number of construction paths that end
   in the outcome) at termination, or ``unique_paths`` (then every count is 1);
 * a way to give each group one task instance: either ``reset(options={"tasks": [...]})`` (ips_envs vector
@@ -71,6 +73,9 @@ class GroupEnv:
         if not isinstance(self.action_space, spaces.Discrete):
             raise ValueError(f"IPS-GRPO needs a Discrete action space, got {self.action_space}")
         self.num_envs = int(env.num_envs)
+        mode = getattr(env, "metadata", {}).get("autoreset_mode") if self.kind != "sb3" else None
+        self._manual_reset = mode == gym.vector.AutoresetMode.DISABLED
+        self._ended = np.zeros(self.num_envs, dtype=bool)
 
     # -------------------------------------------------------------- queries
     @property
@@ -127,6 +132,7 @@ class GroupEnv:
             options = {"tasks": list(tasks)}
             seeds = None  # the task is given: ips_envs only use the seed to sample tasks
         obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
+        self._ended[:] = False
         return obs, self._masks(info)
 
     # ----------------------------------------------------------------- step
@@ -153,8 +159,14 @@ class GroupEnv:
             dones = np.asarray(dones, bool)
             self._unit_counts(counts, dones)
             return obs, self._masks(None), np.asarray(rewards, np.float64), dones, outcomes, valid, counts
+        if self._manual_reset and self._ended.any():  # AutoresetMode.DISABLED: finished copies must be reset
+            self.env.reset(options={"reset_mask": self._ended.copy()})
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        self._ended = done.copy()
+        masks = self._masks(info)
+        if "final_info" in info:  # AutoresetMode.SAME_STEP: finished copies already report their next episode
+            info = info["final_info"]
         if done.any():
             if "outcome" not in info:
                 raise _outcome_error(int(np.flatnonzero(done)[0]))
@@ -171,7 +183,7 @@ class GroupEnv:
                 has = done & np.asarray(info.get("_path_count", done), bool)
                 counts[has] = np.asarray(np.asarray(info["path_count"])[has], dtype=np.float64)
             self._unit_counts(counts, done)
-        return obs, self._masks(info), np.asarray(rewards, np.float64), done, outcomes, valid, counts
+        return obs, masks, np.asarray(rewards, np.float64), done, outcomes, valid, counts
 
     def _unit_counts(self, counts: np.ndarray, done: np.ndarray) -> None:
         """Fill missing path counts of finished copies with 1 when the env declares ``unique_paths``."""

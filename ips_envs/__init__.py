@@ -10,7 +10,9 @@
 """
 
 from ips_envs.core import (
+    ENDED_ACTION,
     INVALID_OUTCOME,
+    PENDING_OUTCOME,
     ConstructionEnv,
     ConstructionVectorEnv,
     Kernel,
@@ -24,8 +26,10 @@ ENV_IDS: tuple[str, ...] = tuple(ENVS)
 """Every registered ``IPS/`` id."""
 
 __all__ = [
+    "ENDED_ACTION",
     "ENV_IDS",
     "INVALID_OUTCOME",
+    "PENDING_OUTCOME",
     "ConstructionEnv",
     "ConstructionVectorEnv",
     "Kernel",

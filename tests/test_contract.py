@@ -8,6 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import ips_envs
+from ips_envs.core.kernel import ENDED_ACTION, INVALID_OUTCOME, PENDING_OUTCOME
 from tests.conftest import random_legal, rollout_outcomes
 
 
@@ -47,9 +48,12 @@ def test_legal_actions_never_rejected_and_episodes_end(env_id):
                 assert isinstance(info["outcome"], str) and isinstance(info["valid"], bool)
                 assert reward >= 0 and (reward > 0) == (info["outcome"] in env.admissible_outcomes()
                                                          if _enumerable(env) else reward > 0)
-                assert not info["action_mask"].any()
+                np.testing.assert_array_equal(np.flatnonzero(info["action_mask"]), [ENDED_ACTION])
+                np.testing.assert_array_equal(env.action_masks(), info["action_mask"])
                 break
             assert reward == 0.0
+            assert info["outcome"] == PENDING_OUTCOME and info["valid"] is False
+            assert info["invalid_action"] is False
             assert info["action_mask"].any()
         else:
             pytest.fail(f"episode did not end within max_length={env.kernel.max_length}")
@@ -132,3 +136,63 @@ def test_target_distributions_sum_to_one(env_id):
         assert abs(sum(target.values()) - 1.0) < 1e-9
         assert set(target) == set(env.admissible_outcomes())
         assert all(p > 0 for p in target.values())
+
+
+INFO_KEYS = {"action_mask", "outcome", "valid", "invalid_action"}
+
+
+def test_info_has_the_same_keys_and_types_on_every_step(env_id):
+    env = gym.make(env_id)
+    rng = np.random.default_rng(1)
+    for episode in range(5):
+        _, info = env.reset(seed=episode)
+        infos = [info]
+        terminated = False
+        while not terminated:
+            a = int(random_legal(rng, env.unwrapped.action_masks()[None])[0])
+            *_, terminated, _, info = env.step(a)
+            infos.append(info)
+        for i, info in enumerate(infos):
+            assert INFO_KEYS <= set(info), f"step {i}: keys {sorted(info)}"
+            assert set(info) == set(infos[0])
+            assert isinstance(info["outcome"], str) and type(info["valid"]) is bool
+            assert type(info["invalid_action"]) is bool and info["action_mask"].dtype == bool
+            assert (info["outcome"] == PENDING_OUTCOME) == (i < len(infos) - 1)
+        assert infos[-1]["outcome"] not in (PENDING_OUTCOME, INVALID_OUTCOME)
+
+
+@pytest.mark.parametrize("ending", ["outcome", "masked_action"])
+def test_ended_mask_allows_exactly_the_dummy_action(env_id, ending):
+    """After either kind of ending, masked samplers still see a proper distribution."""
+    env = gym.make(env_id).unwrapped
+    rng = np.random.default_rng(2)
+    _, info = env.reset(seed=0)
+    terminated = False
+    while not terminated:
+        mask = env.action_masks()
+        if ending == "masked_action" and not mask.all():
+            mask = ~mask
+        _, _, terminated, _, info = env.step(int(random_legal(rng, mask[None])[0]))
+    for m in (info["action_mask"], env.action_masks()):
+        assert m.dtype == bool and m.sum() == 1 and m[ENDED_ACTION]
+    logits = np.where(info["action_mask"], 0.0, -np.inf)  # a masked softmax over it is finite and sums to 1
+    probs = np.exp(logits - logits.max())
+    assert np.isfinite(probs).all() and probs.sum() == 1.0
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(ENDED_ACTION)
+
+
+def test_pending_outcome_is_no_real_outcome(env_id):
+    env = gym.make(env_id).unwrapped
+    for seed in range(5):
+        env.reset(seed=seed)
+        if not _enumerable(env):
+            pytest.skip("not enumerable")
+        assert PENDING_OUTCOME not in env.admissible_outcomes() and INVALID_OUTCOME not in env.admissible_outcomes()
+
+
+def test_causal_empty_graph_key_differs_from_pending():
+    env = gym.make("IPS/CausalDAG-v0").unwrapped
+    env.reset(seed=0)
+    *_, terminated, _, info = env.step(env.action_space.n - 1)  # stop at once: the empty graph
+    assert terminated and info["outcome"] == "" and info["outcome"] != PENDING_OUTCOME

@@ -8,53 +8,108 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.vector import AutoresetMode
 from hypothesis import given
 from hypothesis import strategies as st
 
+import ips_envs
 from ips_envs.core.kernel import draw_index
 
 
-def _run_equivalence(env_id: str, n: int, steps: int, seed: int, p_illegal: float) -> None:
-    singles = [gym.make(env_id).unwrapped for _ in range(n)]
-    vec = gym.make_vec(env_id, num_envs=n)
-    obs_v, info_v = vec.reset(seed=seed)
-    masks_single = []
-    for i, env in enumerate(singles):
-        obs, info = env.reset(seed=seed + i)
-        np.testing.assert_array_equal(obs, obs_v[i])
-        masks_single.append(info["action_mask"])
-    np.testing.assert_array_equal(np.stack(masks_single), info_v["action_mask"])
+MODES = list(AutoresetMode)
+
+
+def assert_same_info(ours: dict, theirs: dict, where: str = "info") -> None:
+    """Equal vector infos: the same keys, and per key the same dtype, shape and values (recursively)."""
+    assert set(ours) == set(theirs), f"{where}: keys {sorted(ours)} != {sorted(theirs)}"
+    for k, v in theirs.items():
+        if isinstance(v, dict):
+            assert_same_info(ours[k], v, f"{where}[{k!r}]")
+            continue
+        assert ours[k].dtype == v.dtype and ours[k].shape == v.shape, f"{where}[{k!r}]: {ours[k]!r} != {v!r}"
+        if v.dtype == object:
+            for a, b in zip(ours[k], v, strict=True):
+                assert type(a) is type(b) and np.array_equal(a, b) if b is not None else a is None, f"{where}[{k!r}]"
+        else:
+            np.testing.assert_array_equal(ours[k], v, err_msg=f"{where}[{k!r}]")
+
+
+def _run_equivalence(env_id: str, n: int, steps: int, seed: int, p_illegal: float, mode: AutoresetMode) -> None:
+    """The batched vector env against Gymnasium's SyncVectorEnv of single envs, in one autoreset mode."""
+    ours = gym.make_vec(env_id, num_envs=n, autoreset_mode=mode)
+    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode})
+    assert isinstance(ours.unwrapped, ips_envs.ConstructionVectorEnv) and isinstance(sync, gym.vector.SyncVectorEnv)
+    assert ours.autoreset_mode == mode and ours.metadata["autoreset_mode"] == mode
+
+    def same(a, b):
+        np.testing.assert_array_equal(a[0], b[0])
+        for x, y in zip(a[1:-1], b[1:-1], strict=True):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+        assert_same_info(a[-1], b[-1])
+        assert ours.get_attr("task") == sync.get_attr("task")
+        for x, y in zip(ours.call("action_masks"), sync.call("action_masks"), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+    out_o, out_s = ours.reset(seed=seed), sync.reset(seed=seed)
+    same(out_o, out_s)
     rng = np.random.default_rng(seed)
-    needs_reset = np.zeros(n, dtype=bool)
     for _ in range(steps):
-        masks = info_v["action_mask"]
+        masks = out_o[-1]["action_mask"]
         actions = np.where(
             rng.random(n) < p_illegal,
-            rng.integers(0, vec.single_action_space.n, n),
+            rng.integers(0, ours.single_action_space.n, n),
             (rng.random(masks.shape) * masks).argmax(axis=1),
         )
-        obs_v, rew_v, term_v, trunc_v, info_v = vec.step(actions)
-        for i, env in enumerate(singles):
-            if needs_reset[i]:
-                obs, info = env.reset()
-                rew, term = 0.0, False
-            else:
-                obs, rew, term, _, info = env.step(int(actions[i]))
-            np.testing.assert_array_equal(obs, obs_v[i])
-            assert rew == rew_v[i] and term == term_v[i]
-            np.testing.assert_array_equal(info["action_mask"], info_v["action_mask"][i])
-            if term:
-                assert info_v["_outcome"][i]
-                assert info["outcome"] == info_v["outcome"][i]
-                assert info["valid"] == info_v["valid"][i]
-                assert info["invalid_action"] == info_v["invalid_action"][i]
-            assert env.task == vec.unwrapped.tasks[i]
-        needs_reset = term_v.copy()
+        out_o, out_s = ours.step(actions), sync.step(actions)
+        same(out_o, out_s)
+        ended = out_o[2] | out_o[3]
+        if mode == AutoresetMode.DISABLED and ended.any():
+            with pytest.raises(RuntimeError, match="reset it first"):
+                ours.step(actions)
+            reseed = [int(s) if e else None for s, e in zip(rng.integers(0, 2**31, n), ended, strict=True)]
+            out_o = ours.reset(seed=reseed, options={"reset_mask": ended.copy()})
+            out_s = sync.reset(seed=reseed, options={"reset_mask": ended.copy()})
+            same(out_o, out_s)
 
 
+@pytest.mark.parametrize("mode", MODES, ids=[m.name for m in MODES])
 @pytest.mark.parametrize("p_illegal", [0.0, 0.1])
-def test_make_vec_matches_single_envs(env_id, p_illegal):
-    _run_equivalence(env_id, n=6, steps=60, seed=11, p_illegal=p_illegal)
+def test_make_vec_matches_sync_vector_env(env_id, p_illegal, mode):
+    _run_equivalence(env_id, n=5, steps=40, seed=11, p_illegal=p_illegal, mode=mode)
+
+
+def test_autoreset_mode_argument_and_errors():
+    for value in ("NextStep", "SAME_STEP", "disabled", AutoresetMode.SAME_STEP):
+        envs = gym.make_vec("IPS/HyperGrid-v0", num_envs=2, autoreset_mode=value)
+        assert isinstance(envs.autoreset_mode, AutoresetMode)
+        assert envs.metadata["autoreset_mode"] is envs.autoreset_mode
+    assert ips_envs.ConstructionVectorEnv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP  # class default kept
+    with pytest.raises(ValueError, match="autoreset_mode must be .*'SameStep'.*got 'sometimes'"):
+        gym.make_vec("IPS/HyperGrid-v0", num_envs=2, autoreset_mode="sometimes")
+
+
+def test_call_get_attr_set_attr():
+    envs = gym.make_vec("IPS/CausalDAG-v0", num_envs=3)
+    envs.reset(seed=[4, 4, 5])
+    tasks = envs.get_attr("task")
+    assert tasks == tuple(envs.unwrapped.tasks) and tasks[0] == tasks[1]
+    assert envs.get_attr("unique_paths") == (envs.unwrapped.unique_paths,) * 3
+    assert envs.call("admissible_outcomes") == tuple(envs.unwrapped.admissible_outcomes(i) for i in range(3))
+    np.testing.assert_array_equal(np.stack(envs.call("action_masks")), envs.unwrapped.action_masks())
+    assert envs.call("sample_task", 0) == (envs.unwrapped.sample_task(0),) * 3
+    envs.set_attr("strict", True)
+    assert envs.unwrapped.strict is True and envs.get_attr("strict") == (True,) * 3
+    envs.set_attr("strict", [False, False, False])
+    assert envs.unwrapped.strict is False
+    with pytest.raises(ValueError, match="different values per copy"):
+        envs.set_attr("strict", [True, False, True])
+    with pytest.raises(ValueError, match="expected num_envs=3"):
+        envs.set_attr("strict", [True])
+    with pytest.raises(ValueError, match="per copy and read-only"):
+        envs.set_attr("task", tasks[2])
+    with pytest.raises(AttributeError):
+        envs.get_attr("no_such_attribute")
 
 
 def test_per_copy_tasks_and_reset_mask(env_id):

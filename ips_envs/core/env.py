@@ -10,8 +10,8 @@ import numpy as np
 from gymnasium import spaces
 
 from ips_envs.core import enumeration
-from ips_envs.core.face import RENDER_MODES, KernelFace
-from ips_envs.core.kernel import INVALID_OUTCOME, State
+from ips_envs.core.face import RENDER_MODES, KernelFace, pending_info, row_info
+from ips_envs.core.kernel import State, ended_masks
 
 
 class ConstructionEnv(KernelFace, gym.Env):
@@ -20,11 +20,17 @@ class ConstructionEnv(KernelFace, gym.Env):
     Contract shared by every ``IPS/`` env:
 
     * ``action_space`` is ``Discrete(n)``; :meth:`action_masks` and ``info["action_mask"]`` give the legal
-      actions (bool) after reset and every step (all False once the episode has ended);
-    * rewards are terminal only; at termination ``info["outcome"]`` (canonical str key) and
-      ``info["valid"]`` (bool) are set;
-    * a masked-out action ends the episode with reward 0, ``info["valid"] = False`` and
-      ``info["invalid_action"] = True`` (or raises ValueError when ``strict=True``);
+      actions (bool) after reset and every step. Once the episode has ended the mask allows exactly one
+      dummy action, :data:`~ips_envs.core.kernel.ENDED_ACTION` (0), so masked samplers never see an
+      all-False mask; it is never applied (call ``reset()`` next);
+    * the info dict has the same keys on reset and every step: ``action_mask``, ``outcome`` (str),
+      ``valid`` (bool) and ``invalid_action`` (bool). Before termination ``outcome`` is
+      :data:`~ips_envs.core.kernel.PENDING_OUTCOME` and the flags are False; at termination ``outcome`` is
+      the canonical outcome key and ``valid`` says whether it is a valid object;
+    * rewards are terminal only;
+    * a masked-out action ends the episode with reward 0, ``info["outcome"] = INVALID_OUTCOME``,
+      ``info["valid"] = False`` and ``info["invalid_action"] = True`` (or raises ValueError when
+      ``strict=True``);
     * ``reset(options={"task": {...}})`` sets the task; without it the fixed ``task=`` or a task sampled
       with the reset seed is used; :attr:`task` is the current task dict.
     """
@@ -43,7 +49,7 @@ class ConstructionEnv(KernelFace, gym.Env):
         self.observation_space = self.kernel.observation_space
         self._state: State | None = None
         self._task: dict[str, Any] | None = None
-        self._mask = np.zeros(self.kernel.n_actions, dtype=bool)
+        self._mask = ended_masks(1, self.kernel.n_actions)[0]
         self._done = True
 
     @property
@@ -64,7 +70,7 @@ class ConstructionEnv(KernelFace, gym.Env):
         self._state = self.kernel.initial_state([self._task])
         self._done = False
         self._mask = self.kernel.legal_actions(self._state)[0]
-        return self.kernel.observe(self._state)[0], {"action_mask": self._mask.copy()}
+        return self.kernel.observe(self._state)[0], {"action_mask": self._mask.copy(), **row_info(pending_info(1), 0)}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
@@ -74,31 +80,21 @@ class ConstructionEnv(KernelFace, gym.Env):
         a = int(action)
         if not 0 <= a < self.kernel.n_actions:
             raise ValueError(f"action {action!r} is outside Discrete({self.kernel.n_actions})")
-        if not self._mask[a]:
-            if self.strict:
-                raise self._illegal(a, self._mask)
-            self._done = True
-            self._mask = np.zeros_like(self._mask)
-            info = {"action_mask": self._mask.copy(), "outcome": INVALID_OUTCOME, "valid": False,
-                    "invalid_action": True}
-            return self.kernel.observe(self._state)[0], 0.0, True, False, info
-        terminated = bool(self.kernel.apply(self._state, np.array([a]))[0])
-        obs = self.kernel.observe(self._state)[0]
-        reward = 0.0
-        info: dict[str, Any] = {}
+        illegal = not self._mask[a]
+        if illegal and self.strict:
+            raise self._illegal(a, self._mask)
+        terminated = illegal or bool(self.kernel.apply(self._state, np.array([a]))[0])
+        rewards, fields = self._end_episodes(self._state, np.array([terminated and not illegal]), np.array([illegal]))
         if terminated:
-            keys, rewards, valid = self.kernel.outcomes(self._state)
-            reward = float(rewards[0])
-            info.update(outcome=keys[0], valid=bool(valid[0]), invalid_action=False)
             self._done = True
-            self._mask = np.zeros_like(self._mask)
+            self._mask = ended_masks(1, self.kernel.n_actions)[0]
         else:
             self._mask = self.kernel.legal_actions(self._state)[0]
-        info["action_mask"] = self._mask.copy()
-        return obs, reward, terminated, False, info
+        info = {"action_mask": self._mask.copy(), **row_info(fields, 0)}
+        return self.kernel.observe(self._state)[0], float(rewards[0]), terminated, False, info
 
     def action_masks(self) -> np.ndarray:
-        """Bool array of legal actions (sb3-contrib's MaskablePPO convention)."""
+        """Bool array of legal actions (sb3-contrib's MaskablePPO convention); only ``ENDED_ACTION`` once ended."""
         return self._mask.copy()
 
     def admissible_outcomes(self) -> frozenset[str]:

@@ -7,10 +7,46 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ips_envs.core.kernel import Kernel
+from ips_envs.core.kernel import INVALID_OUTCOME, PENDING_OUTCOME, Kernel, State, take
 
 RENDER_MODES = ["ansi", "rgb_array"]
 RESET_OPTIONS = ("task", "tasks", "reset_mask")
+
+
+def pending_info(n: int) -> dict[str, np.ndarray]:
+    """The per-copy info fields of ``n`` copies whose episodes have not ended, with their values.
+
+    This is the one place the info keys are listed: single envs report row 0 of these arrays and vector
+    envs the arrays (with ``info["action_mask"]`` beside them), on reset and on every step. A new key is
+    one entry here plus its value at termination in :meth:`KernelFace._end_episodes`.
+    """
+    return {
+        "outcome": np.full(n, PENDING_OUTCOME, dtype=object),
+        "valid": np.zeros(n, dtype=bool),
+        "invalid_action": np.zeros(n, dtype=bool),
+    }
+
+
+def row_info(fields: Mapping[str, np.ndarray], i: int) -> dict[str, Any]:
+    """Row ``i`` of per-copy info arrays as plain Python values (str, bool, int, float)."""
+    return {k: v[i].item() if isinstance(v[i], np.generic) else v[i] for k, v in fields.items()}
+
+
+def vector_info(fields: Mapping[str, np.ndarray], present: np.ndarray) -> dict[str, Any]:
+    """Gymnasium's vector info layout for per-copy arrays: ``info[k]`` and its bool mask ``info["_k"]``.
+
+    Rows outside ``present`` hold what :class:`gymnasium.vector.SyncVectorEnv` leaves there (None in object
+    arrays, 0 / False otherwise), so a vector env and a SyncVectorEnv of single envs give equal infos.
+    """
+    info: dict[str, Any] = {}
+    absent = ~present
+    for k, v in fields.items():
+        v = v.copy()
+        if absent.any():
+            v[absent] = None if v.dtype == object else 0
+        info[k] = v
+        info[f"_{k}"] = present.copy()
+    return info
 
 
 class KernelFace:
@@ -49,6 +85,28 @@ class KernelFace:
         if self.fixed_task is not None:
             return self.fixed_task
         return self.kernel.sample_task(rng)
+
+    def _end_episodes(
+        self, state: State, ended: np.ndarray, illegal: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rewards ``[N]`` and info fields of one step over ``N`` rows.
+
+        Rows where ``ended`` (their state is terminal) get their outcome key, reward and validity; rows
+        where ``illegal`` (a masked-out action) get :data:`INVALID_OUTCOME` and ``invalid_action``; the
+        others keep the :func:`pending_info` values and reward 0.
+        """
+        rewards = np.zeros(len(ended), dtype=np.float64)
+        info = pending_info(len(ended))
+        finished = np.flatnonzero(ended)
+        if len(finished):
+            keys, rew, ok = self.kernel.outcomes(take(state, finished))
+            info["outcome"][finished] = keys
+            info["valid"][finished] = ok
+            rewards[finished] = rew
+        bad = np.flatnonzero(illegal)
+        info["outcome"][bad] = INVALID_OUTCOME
+        info["invalid_action"][bad] = True
+        return rewards, info
 
     def _illegal(self, action: int, mask: np.ndarray, where: str = "") -> ValueError:
         legal = np.flatnonzero(mask).tolist()

@@ -25,6 +25,27 @@ State = dict[str, np.ndarray]
 INVALID_OUTCOME = "<invalid>"
 """Outcome key reported when an episode ends on a masked-out action."""
 
+PENDING_OUTCOME = "<pending>"
+"""Outcome key reported on every step before the episode ends (and on reset).
+
+No domain produces it (nor :data:`INVALID_OUTCOME`): real keys never contain ``<``, and CausalDAG's empty
+graph is ``""``, so ``info["outcome"] != PENDING_OUTCOME`` holds exactly on the steps that end an episode."""
+
+ENDED_ACTION = 0
+"""The one action the mask marks legal once an episode has ended.
+
+An all-False mask makes masked categorical distributions invalid (NaN logits, "invalid multinomial
+distribution"), so after termination ``action_masks()`` / ``info["action_mask"]`` allow exactly this dummy
+action. It is never applied: the single env wants ``reset()`` next, vector envs ignore it on their autoreset
+step."""
+
+
+def ended_masks(n: int, n_actions: int) -> np.ndarray:
+    """Bool ``[n, n_actions]`` masks of finished episodes: only :data:`ENDED_ACTION` is legal."""
+    mask = np.zeros((n, n_actions), dtype=bool)
+    mask[:, ENDED_ACTION] = True
+    return mask
+
 TASK_TABLE_MAX = 100_000
 """Largest task distribution a kernel lists as a table (:meth:`Kernel.task_table`)."""
 

@@ -13,15 +13,39 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ips_envs.core import enumeration
-from ips_envs.core.face import RENDER_MODES, KernelFace
-from ips_envs.core.kernel import INVALID_OUTCOME, State, draw_index, put, take
+from ips_envs.core.face import RENDER_MODES, KernelFace, pending_info, vector_info
+from ips_envs.core.kernel import State, draw_index, ended_masks, put, take
+
+
+def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """An :class:`~gymnasium.vector.AutoresetMode` from itself, its value (``"SameStep"``) or its name
+    (``"SAME_STEP"``, ``"same_step"``); ValueError naming the valid choices otherwise."""
+    if isinstance(mode, AutoresetMode):
+        return mode
+    if isinstance(mode, str):
+        for m in AutoresetMode:
+            if mode.replace("_", "").lower() in (m.value.lower(), m.name.replace("_", "").lower()):
+                return m
+    raise ValueError(
+        f"autoreset_mode must be an AutoresetMode or one of {[m.value for m in AutoresetMode]}, got {mode!r}"
+    )
 
 
 class ConstructionVectorEnv(KernelFace, VectorEnv):
     """``num_envs`` copies stepped by one kernel call per step (no Python loop over copies).
 
-    Steps exactly like ``num_envs`` single envs given the same seeds and actions (``AutoresetMode.NEXT_STEP``:
-    the step after an episode ends resets that copy, ignores its action and returns reward 0).
+    A standard Gymnasium vector env: it steps exactly like :class:`gymnasium.vector.SyncVectorEnv` over
+    ``num_envs`` single envs given the same seeds and actions, in each ``autoreset_mode`` (an argument that
+    ``gym.make_vec(id, num_envs=N, autoreset_mode=...)`` passes through; also ``metadata["autoreset_mode"]``
+    and the :attr:`autoreset_mode` attribute):
+
+    * ``AutoresetMode.NEXT_STEP`` (default): the step after an episode ends resets that copy, ignores its
+      action and returns reward 0 with the reset's info;
+    * ``AutoresetMode.SAME_STEP``: a copy that ends is reset within the same step; the returned observation
+      and info are the new episode's, the terminal ones are in ``info["final_obs"]`` / ``info["final_info"]``
+      (masked by ``info["_final_obs"]`` / ``info["_final_info"]``);
+    * ``AutoresetMode.DISABLED``: nothing resets by itself; reset finished copies with
+      ``reset(options={"reset_mask": mask})`` (stepping one raises RuntimeError).
 
     Reset options, besides the single env's ``{"task": {...}}`` (one task for every copy):
 
@@ -30,9 +54,15 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
     * ``{"reset_mask": bool array [N]}``: reset only those copies (the others keep their episodes).
 
     ``infos`` follow Gymnasium's vector convention: ``infos[k]`` is an array over copies and
-    ``infos["_k"]`` a bool mask of the copies where ``k`` is set. After every step, ``action_mask`` is set
-    on every copy and ``outcome`` (object array of str), ``valid`` and ``invalid_action`` are set on the
-    copies that terminated this step (the keys are always present; their masks say where).
+    ``infos["_k"]`` a bool mask of the copies where ``k`` is set. Every step sets every key on every copy:
+    ``action_mask``, ``outcome`` (object array of str; ``PENDING_OUTCOME`` until the episode ends),
+    ``valid`` and ``invalid_action`` (see :class:`~ips_envs.core.env.ConstructionEnv`); a reset sets them on
+    the copies it resets. Copies whose episode has ended have a mask with only ``ENDED_ACTION`` legal.
+
+    :meth:`call`, :meth:`get_attr` and :meth:`set_attr` work as on ``SyncVectorEnv``: ``call(name)`` gives
+    one result per copy, read from a view of that copy that has the single env's per-copy members (``task``,
+    ``action_masks()``, ``admissible_outcomes()``, ``target_distribution()``, ``render()``) and the vector
+    env's shared ones otherwise.
     """
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -43,12 +73,16 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         render_mode: str | None = None,
         task: Mapping[str, Any] | None = None,
         strict: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **kwargs: Any,
     ) -> None:
+        mode = parse_autoreset_mode(autoreset_mode)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         self._init_face(render_mode, task, strict, kwargs)
         self.num_envs = int(num_envs)
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.single_action_space = spaces.Discrete(self.kernel.n_actions)
         self.single_observation_space = self.kernel.observation_space
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -58,8 +92,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         self._table: tuple[Sequence[Mapping[str, Any]], State] | None = None
         self._state: State | None = None
         self._mask = np.zeros((self.num_envs, self.kernel.n_actions), dtype=bool)
-        self._done = np.zeros(self.num_envs, dtype=bool)
-        self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        self._done = np.zeros(self.num_envs, dtype=bool)  # ended and not reset yet
 
     # ------------------------------------------------------------------ tasks
     @property
@@ -137,7 +170,6 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             for j, i in enumerate(rows):
                 self._tasks[i] = chosen[j]
         self._done[rows] = False
-        self._needs_reset[rows] = False
         self._mask[rows] = self.kernel.legal_actions(fresh)
 
     # ------------------------------------------------------------ reset/step
@@ -164,8 +196,13 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             tasks = [options["task"]] * len(rows)
         self._reset_rows(rows, tasks)
         assert self._state is not None
-        info = {"action_mask": self._mask.copy(), "_action_mask": np.ones(self.num_envs, dtype=bool)}
-        return self.kernel.observe(self._state), info
+        present = np.zeros(self.num_envs, dtype=bool)
+        present[rows] = True
+        return self.kernel.observe(self._state), self._info(pending_info(self.num_envs), present)
+
+    def _info(self, fields: dict[str, np.ndarray], present: np.ndarray) -> dict[str, Any]:
+        """The vector info of the current masks and per-copy ``fields``, set on the ``present`` copies."""
+        return vector_info({"action_mask": self._mask, **fields}, present)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._state is None:
@@ -178,13 +215,13 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             raise ValueError(f"action {bad} is outside Discrete({self.kernel.n_actions})")
         actions = actions.astype(np.int64)
         n = self.num_envs
-        rewards = np.zeros(n, dtype=np.float64)
-        terminated = np.zeros(n, dtype=bool)
-        outcome = np.full(n, "", dtype=object)
-        valid = np.zeros(n, dtype=bool)
-        invalid_action = np.zeros(n, dtype=bool)
-
-        resetting = self._needs_reset.copy()
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._done.any():
+            i = int(np.flatnonzero(self._done)[0])
+            raise RuntimeError(
+                f"env {i} has ended and autoreset_mode is DISABLED: reset it first with "
+                "reset(options={'reset_mask': mask})"
+            )
+        resetting = self._done.copy()  # only in NEXT_STEP mode can a copy be stepped after it ended
         live = ~resetting
         legal = self._mask[np.arange(n), actions]
         illegal = live & ~legal
@@ -200,36 +237,67 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             put(self._state, moving, sub)
             ended = np.zeros(n, dtype=bool)
             ended[moving] = ended_sub
-        finished = np.flatnonzero(ended)
-        if len(finished):
-            keys, rew, ok = self.kernel.outcomes(take(self._state, finished))
-            outcome[finished] = keys
-            rewards[finished] = rew
-            valid[finished] = ok
-        bad = np.flatnonzero(illegal)
-        outcome[bad] = INVALID_OUTCOME
-        invalid_action[bad] = True
-        terminated[finished] = True
-        terminated[bad] = True
+        rewards, fields = self._end_episodes(self._state, ended, illegal)
+        terminated = ended | illegal
 
         self._mask = self.kernel.legal_actions(self._state)
+        self._mask[terminated] = ended_masks(1, self.kernel.n_actions)
+        infos: dict[str, Any] = {}
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and terminated.any():
+            final_obs = np.full(n, None, dtype=object)
+            for i, o in zip(np.flatnonzero(terminated), self.kernel.observe(take(self._state, terminated))):
+                final_obs[i] = o
+            infos = {"final_obs": final_obs, "_final_obs": terminated.copy(),
+                     "final_info": self._info(fields, terminated), "_final_info": terminated.copy()}
+            pending = pending_info(n)
+            for k in fields:  # the reset copies report their new episode's info
+                fields[k][terminated] = pending[k][terminated]
+            resetting = resetting | terminated
         if resetting.any():
             self._reset_rows(np.flatnonzero(resetting), None)
-        self._mask[terminated] = False
-        self._done = terminated
-        self._needs_reset = terminated.copy()
-        obs = self.kernel.observe(self._state)
-        infos: dict[str, Any] = {
-            "action_mask": self._mask.copy(), "_action_mask": np.ones(n, dtype=bool),
-            "outcome": outcome, "_outcome": terminated.copy(),
-            "valid": valid, "_valid": terminated.copy(),
-            "invalid_action": invalid_action, "_invalid_action": terminated.copy(),
-        }
-        return obs, rewards, terminated, np.zeros(n, dtype=bool), infos
+        self._done = terminated & (self.autoreset_mode != AutoresetMode.SAME_STEP)
+        infos.update(self._info(fields, np.ones(n, dtype=bool)))
+        return self.kernel.observe(self._state), rewards, terminated, np.zeros(n, dtype=bool), infos
 
     def action_masks(self) -> np.ndarray:
-        """Bool ``[num_envs, n_actions]`` legal actions (all False on copies whose episode just ended)."""
+        """Bool ``[num_envs, n_actions]`` legal actions (only ``ENDED_ACTION`` on copies whose episode has ended)."""
         return self._mask.copy()
+
+    # ------------------------------------------------ call / get_attr / set_attr
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """``name`` of every copy, called with ``args`` / ``kwargs`` when callable (as ``SyncVectorEnv.call``).
+
+        Per-copy members (``task``, ``action_masks``, ``admissible_outcomes``, ``target_distribution``,
+        ``render``) answer for that copy; any other attribute is the vector env's, repeated per copy.
+        """
+        results = []
+        for i in range(self.num_envs):
+            attr = getattr(CopyView(self, i), name)
+            results.append(attr(*args, **kwargs) if callable(attr) else attr)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """The attribute ``name`` of every copy (``call(name)``, as in ``SyncVectorEnv``)."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """Set ``name`` on every copy: one value, or a list/tuple of ``num_envs`` values.
+
+        The copies share one kernel, so a list must hold one value repeated; tasks are per copy and set
+        through ``reset(options={"tasks": [...]})``.
+        """
+        if not isinstance(values, list | tuple):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(f"set_attr({name!r}) got {len(values)} values, expected num_envs={self.num_envs}")
+        if name in CopyView.PER_COPY:
+            raise ValueError(f"{name!r} is per copy and read-only; set tasks with reset(options={{'tasks': [...]}})")
+        if not all(_equal(v, values[0]) for v in values[1:]):
+            raise ValueError(
+                f"set_attr({name!r}) got different values per copy, but the copies of {type(self).__name__} "
+                "share one kernel: pass one value"
+            )
+        setattr(self, name, values[0])
 
     def render(self) -> tuple[Any, ...] | None:
         """A tuple with the render of every copy (ansi strings or rgb arrays)."""
@@ -237,3 +305,49 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             return None
         draw = self.kernel.render_ansi if self.render_mode == "ansi" else self.kernel.render_rgb
         return tuple(draw(take(self._state, np.array([i])), self._tasks[i]) for i in range(self.num_envs))
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """``a == b`` for values that may be arrays."""
+    try:
+        return bool(a is b or a == b)
+    except (TypeError, ValueError):
+        return bool(np.array_equal(a, b))
+
+
+class CopyView:
+    """Copy ``index`` of a :class:`ConstructionVectorEnv`, answering like a single env for :meth:`~ConstructionVectorEnv.call`.
+
+    The members in :attr:`PER_COPY` are that copy's; every other attribute is the vector env's.
+    """
+
+    PER_COPY = ("task", "action_masks", "admissible_outcomes", "target_distribution", "render")
+
+    def __init__(self, vec: ConstructionVectorEnv, index: int) -> None:
+        self._vec = vec
+        self._index = index
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """This copy's current task (a copy)."""
+        return copy.deepcopy(self._vec._current_tasks()[self._index])
+
+    def action_masks(self) -> np.ndarray:
+        """This copy's legal actions."""
+        return self._vec._mask[self._index].copy()
+
+    def admissible_outcomes(self) -> frozenset[str]:
+        """Outcome keys with positive reward for this copy's task."""
+        return self._vec.admissible_outcomes(self._index)
+
+    def target_distribution(self) -> dict[str, float]:
+        """Reward-proportional outcome distribution of this copy's task."""
+        return self._vec.target_distribution(self._index)
+
+    def render(self) -> Any:
+        """This copy's render (None without a render mode)."""
+        frames = self._vec.render()
+        return None if frames is None else frames[self._index]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._vec, name)
