@@ -402,7 +402,7 @@ class IPSGRPO(BaseAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
         adv_traj = self.advantages(batch)
         device = self.device
-        obs_t = self.policy.obs_to_tensor(batch.obs)[0]
+        obs_t = self.policy.batch_to_tensor(batch.obs)
         masks_t = th.as_tensor(batch.masks, device=device)
         actions_t = th.as_tensor(batch.actions, device=device)
         old_logp_t = th.as_tensor(batch.log_probs, dtype=th.float32, device=device)
@@ -415,14 +415,18 @@ class IPSGRPO(BaseAlgorithm):
         mb = n_traj if self.minibatch_size is None else min(self.minibatch_size, n_traj)
         stats: dict[str, list[float]] = {k: [] for k in ("loss", "pg_loss", "entropy", "kl", "clip_fraction", "approx_kl")}
         for _ in range(self.n_epochs):
-            order = self._rng.permutation(n_traj) if mb < n_traj else np.arange(n_traj)
+            order = self._rng.permutation(n_traj) if mb < n_traj else None
             for start in range(0, n_traj, mb):
-                chosen = np.zeros(n_traj, dtype=bool)
-                chosen[order[start : start + mb]] = True
-                steps = np.flatnonzero(chosen[batch.traj])
-                idx = th.as_tensor(steps, device=device)
-                n_mb = int(chosen.sum())
-                logp, entropy = self.policy.evaluate_actions(index_obs(obs_t, idx), actions_t[idx], masks_t[idx])
+                if order is None:  # the whole batch: no gathering
+                    idx, n_mb = slice(None), n_traj
+                    obs_mb, actions_mb, masks_mb = obs_t, actions_t, masks_t
+                else:
+                    chosen = np.zeros(n_traj, dtype=bool)
+                    chosen[order[start : start + mb]] = True
+                    idx = th.as_tensor(np.flatnonzero(chosen[batch.traj]), device=device)
+                    n_mb = int(chosen.sum())
+                    obs_mb, actions_mb, masks_mb = index_obs(obs_t, idx), actions_t[idx], masks_t[idx]
+                logp, entropy = self.policy.evaluate_actions(obs_mb, actions_mb, masks_mb)
                 log_ratio = logp - old_logp_t[idx]
                 ratio = th.exp(log_ratio)
                 adv = adv_t[idx]

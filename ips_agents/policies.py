@@ -9,6 +9,7 @@ import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
@@ -17,6 +18,31 @@ from stable_baselines3.common.torch_layers import (
 )
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
+
+MASKED_LOGIT = -1e8
+"""Logit given to masked-out actions before the softmax (sb3-contrib's value)."""
+
+
+def distinct_rows(x: th.Tensor) -> tuple[th.Tensor, th.Tensor] | None:
+    """``(first, inverse)`` with ``x[first][inverse] == x`` and ``x[first]`` the distinct rows of ``x``
+    (compared bytewise), or None when every row is distinct (or there is at most one)."""
+    n = len(x)
+    if n < 2:
+        return None
+    flat = x.detach().reshape(n, -1)
+    if flat.device.type == "cpu":
+        arr = np.ascontiguousarray(flat.numpy())
+        keys = arr.view(np.dtype((np.void, arr.dtype.itemsize * arr.shape[1]))).reshape(n)
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        if len(first) == n:
+            return None
+        return th.from_numpy(first), th.from_numpy(inverse.reshape(n))
+    uniq, inverse = th.unique(flat, dim=0, return_inverse=True)
+    if len(uniq) == n:
+        return None
+    first = th.full((len(uniq),), n, dtype=th.long, device=flat.device).scatter_reduce(
+        0, inverse, th.arange(n, device=flat.device), reduce="amin")
+    return first, inverse
 
 
 class MaskedActorPolicy(BasePolicy):
@@ -30,6 +56,12 @@ class MaskedActorPolicy(BasePolicy):
         activation_fn: hidden activation (default ``nn.ReLU``).
         features_extractor_class / features_extractor_kwargs: SB3 features extractor.
         optimizer_class / optimizer_kwargs: torch optimizer.
+        deduplicate: run the network once per distinct observation of a batch and share the result among
+            equal rows in the update (default True). Group rollouts start G copies from the same state, so an
+            update's batch holds many equal observations (HyperGrid: at most one per cell; measured there, it
+            halves the update's time). The rollout's per-step forward is not deduplicated (too small to gain). Exact for networks that treat
+            rows independently (every SB3 extractor and MLP); turn it off for one with cross-row layers such
+            as batch norm in training mode.
     """
 
     def __init__(
@@ -45,9 +77,11 @@ class MaskedActorPolicy(BasePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         use_sde: bool = False,
+        deduplicate: bool = True,
     ) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise ValueError(f"MaskedActorPolicy needs a Discrete action space, got {action_space}")
+        self.deduplicate = bool(deduplicate)
         self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
                         normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         self.net_arch = [256, 256] if net_arch is None else list(net_arch)
@@ -90,15 +124,72 @@ class MaskedActorPolicy(BasePolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(net_arch=self.net_arch, activation_fn=self.activation_fn, lr_schedule=lambda _: 0.0)
+        data.update(net_arch=self.net_arch, activation_fn=self.activation_fn, lr_schedule=lambda _: 0.0,
+                    deduplicate=self.deduplicate)
         return data
+
+    def batch_to_tensor(self, obs: np.ndarray | dict[str, np.ndarray]) -> th.Tensor | dict[str, th.Tensor]:
+        """A batch of observations as tensors on the policy's device (no copy for float32 arrays on CPU).
+
+        The rollout and the update call this once per step / per batch; it skips the per-call checks of SB3's
+        :meth:`obs_to_tensor`, which it falls back to for image observations (SB3 may transpose those).
+        """
+        plain = getattr(self, "_plain_obs", None)
+        if plain is None:
+            subspaces = self.observation_space.spaces.values() if isinstance(self.observation_space, spaces.Dict) \
+                else [self.observation_space]
+            plain = self._plain_obs = all(isinstance(s, spaces.Box) and not is_image_space(s) for s in subspaces)
+        if not plain:
+            return self.obs_to_tensor(obs)[0]
+        device = self._tensor_device()
+        if isinstance(obs, dict):
+            return {k: th.as_tensor(v, device=device) for k, v in obs.items()}
+        return th.as_tensor(obs, device=device)
+
+    def _tensor_device(self) -> th.device:
+        """The parameters' device, read from one cached parameter (SB3's ``device`` walks every module)."""
+        probe = self.__dict__.get("_device_probe")
+        if probe is None:
+            probe = next(self.parameters(), None)
+            if probe is None:
+                return th.device("cpu")
+            self.__dict__["_device_probe"] = probe  # not an attribute nn.Module would register
+        return probe.device
 
     def logits(self, obs: th.Tensor) -> th.Tensor:
         """Unmasked action logits ``[N, A]``."""
         return self.logits_net(self.extract_features(obs, self.features_extractor))
 
+    def masked_log_probs(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None,
+                         distinct: bool = False) -> th.Tensor:
+        """Log-probabilities of every action ``[N, A]`` under the masks (masked-out actions get ``MASKED_LOGIT``
+        before the softmax, as sb3-contrib's masked categorical does, so their probability is exactly 0).
+
+        ``distinct=True`` computes the logits through :meth:`distinct_logits`.
+        """
+        logits = self.distinct_logits(obs) if distinct else self.logits(obs)
+        if action_masks is not None:
+            mask = th.as_tensor(action_masks, device=logits.device).reshape(logits.shape)
+            logits = logits.masked_fill(~mask.bool(), MASKED_LOGIT)
+        return th.log_softmax(logits, dim=-1)
+
+    def distinct_logits(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
+        """:meth:`logits`, computed once per distinct observation row when :attr:`deduplicate` is on.
+
+        Gradients flow back through the shared rows, so a loss over the ``N`` rows has exactly the gradient it
+        has without deduplication (up to the order of floating-point sums).
+        """
+        if not getattr(self, "deduplicate", True) or not isinstance(obs, th.Tensor):  # (dict observations: as is)
+            return self.logits(obs)
+        found = distinct_rows(obs)
+        if found is None:
+            return self.logits(obs)
+        first, inverse = found
+        return self.logits(obs[first])[inverse]
+
     def distribution(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None):
-        """The masked categorical distribution over actions."""
+        """The masked categorical distribution over actions (sb3-contrib's, for code that wants the object;
+        :meth:`forward` and :meth:`evaluate_actions` compute the same numbers without it)."""
         dist = self.action_dist.proba_distribution(action_logits=self.logits(obs))
         if action_masks is not None:
             dist.apply_masking(action_masks)
@@ -107,17 +198,24 @@ class MaskedActorPolicy(BasePolicy):
     def forward(
         self, obs: th.Tensor, deterministic: bool = False, action_masks: th.Tensor | np.ndarray | None = None
     ) -> tuple[th.Tensor, th.Tensor]:
-        """Sample actions; return ``(actions, log_probs)``."""
-        dist = self.distribution(obs, action_masks)
-        actions = dist.get_actions(deterministic=deterministic)
-        return actions, dist.log_prob(actions)
+        """Sample actions (Gumbel-max on the masked log-probabilities, or their argmax when ``deterministic``);
+        return ``(actions, log_probs)``."""
+        logp = self.masked_log_probs(obs, action_masks)
+        if deterministic:
+            actions = logp.argmax(dim=-1)
+        else:
+            # argmax(log p - log E), E ~ Exp(1), is a sample of the categorical (-log E is Gumbel noise)
+            actions = (logp - th.empty_like(logp).exponential_().log()).argmax(dim=-1)
+        return actions, logp.gather(-1, actions[:, None]).squeeze(-1)
 
     def evaluate_actions(
         self, obs: th.Tensor, actions: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None
     ) -> tuple[th.Tensor, th.Tensor]:
-        """Log-probabilities and entropies of ``actions`` under the current policy."""
-        dist = self.distribution(obs, action_masks)
-        return dist.log_prob(actions), dist.entropy()
+        """Log-probabilities and entropies of ``actions`` under the current policy (the update's forward: the
+        network runs once per distinct observation, see ``deduplicate``)."""
+        logp = self.masked_log_probs(obs, action_masks, distinct=True)
+        entropy = -(logp.exp() * logp).sum(dim=-1)  # masked-out actions: p = 0 exactly, so they add 0
+        return logp.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1), entropy
 
     def action_probs(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None) -> th.Tensor:
         """Masked action probabilities ``[N, A]`` (exactly 0 on masked-out actions)."""

@@ -87,7 +87,7 @@ def collect_groups(
             bad = int(idx[np.flatnonzero(~sub_masks.any(axis=1))[0]])
             raise RuntimeError(f"env {bad} has no legal action but did not terminate")
         with th.no_grad():
-            obs_t = policy.obs_to_tensor(sub_obs)[0]
+            obs_t = policy.batch_to_tensor(sub_obs)
             act_t, logp_t = policy(obs_t, action_masks=sub_masks)
         sub_actions = act_t.cpu().numpy().astype(np.int64)
         actions = masks.argmax(axis=1)  # finished copies: any action (it is ignored or starts a new episode)
