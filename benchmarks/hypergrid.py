@@ -5,7 +5,7 @@ programming over the policy's state graph, against the number of trajectories sa
 IPS-GRPO with exact propensities (canonical order), IPS-GRPO with the paper's count estimator, GRPO, and
 trajectory balance when available.
 
-    python -m benchmarks.hypergrid [--quick] [--seeds 5] [--grids 2x8 4x8 2x20] [--methods LABEL ...]
+    python -m benchmarks.hypergrid [--quick] [--seeds 5] [--grids 2x8 4x8 2x20] [--methods LABEL ...] [--ray]
 
 Full mode runs 2D H=8, 4D H=8 and 2D H=20 (4D H=20, 160,000 cells, is left to ``--grids 4x20``).
 """
@@ -18,10 +18,12 @@ import numpy as np
 from stable_baselines3.common.utils import LinearSchedule
 
 from benchmarks import report
+from benchmarks.pertask import tracked
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.tracking import TrackedRun, train_tracked
+from ips_agents.tracking import TrackedRun
+from ips_agents.units import RayOptions, Unit, ray_options, run_grouped
 
 NET = {"net_arch": [256, 256]}
 
@@ -55,25 +57,29 @@ def parse_grid(text: str) -> tuple[int, int]:
 
 
 def run(grids: Sequence[tuple[int, int]], seeds: int, trajectories: int, evals: int,
-        only: Sequence[str] | None = None) -> str:
-    rows, sections = [], []
+        only: Sequence[str] | None = None, ray: RayOptions | None = None) -> str:
+    plan = {}
     for ndim, height in grids:
         kwargs = {"ndim": ndim, "height": height, "canonical_order": True}
-        finals: dict[str, list[TrackedRun]] = {}
         for label, (algo, algo_kwargs) in methods().items():
             if only and label not in only:
                 continue
-            for seed in range(seeds):
-                r = train_tracked(label, algo, "IPS/HyperGrid-v0", trajectories, evals=evals, env_kwargs=kwargs,
-                                  seed=seed, **algo_kwargs)
-                finals.setdefault(label, []).append(r)
-                print(f"ndim={ndim} H={height} {label} seed={seed}: L1={r.final.report['l1']:.3g} "
-                      f"({r.final.trajectories} traj, {r.final.seconds:.1f} s)", flush=True)
-            l1 = np.array([r.final.report["l1"] for r in finals[label]])
-            secs = np.array([r.final.seconds for r in finals[label]])
+            plan[ndim, height, label] = [
+                Unit(f"{ndim}x{height}/{label}/seed={seed}", tracked,
+                     {"label": label, "algo": algo, "env_id": "IPS/HyperGrid-v0", "trajectories": trajectories,
+                      "evals": evals, "env_kwargs": kwargs, "seed": seed, "algo_kwargs": algo_kwargs})
+                for seed in range(seeds)]
+    results = run_grouped(plan, ray, label="hypergrid")
+    rows, sections = [], []
+    for ndim, height in grids:
+        finals: dict[str, list[TrackedRun]] = {label: runs for (d, h, label), runs in results.items()
+                                               if (d, h) == (ndim, height)}
+        for label, runs in finals.items():
+            l1 = np.array([r.final.report["l1"] for r in runs])
+            secs = np.array([r.final.seconds for r in runs])
             rows.append([f"{ndim}D H={height}", label, f"{l1.mean():.2g} ± {l1.std():.2g}", f"{l1.min():.2g}",
-                         finals[label][0].final.trajectories, f"{secs.mean():.1f}",
-                         f"{finals[label][0].final.trajectories / secs.mean():,.0f}"])
+                         runs[0].final.trajectories, f"{secs.mean():.1f}",
+                         f"{runs[0].final.trajectories / secs.mean():,.0f}"])
         tag = f"hypergrid_{ndim}d_h{height}"
         plots.plot_curves(
             {label: ([c.trajectories for c in rs[0].history], [c.report["l1"] for c in rs[0].history])
@@ -96,14 +102,14 @@ def run(grids: Sequence[tuple[int, int]], seeds: int, trajectories: int, evals: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__)
+    parser = report.parser(__doc__, ray=True)
     parser.add_argument("--grids", type=parse_grid, nargs="*", default=None, help="NDIMxHEIGHT, e.g. 2x8 4x8")
     parser.add_argument("--methods", nargs="*", default=None, help="labels to run (default: all)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     grids = args.grids or ([(2, 8)] if args.quick else [(2, 8), (4, 8), (2, 20)])
     trajectories = args.trajectories or (1_024 if args.quick else 200_000)
-    body = run(grids, seeds, trajectories, evals=2 if args.quick else 20, only=args.methods)
+    body = run(grids, seeds, trajectories, evals=2 if args.quick else 20, only=args.methods, ray=ray_options(args))
     title = "HyperGrid: exact sum-L1 to the reward-proportional target"
     setting = ", ".join(f"{ndim}D H={height}" for ndim, height in grids)
     return report.finish(title, body, args.no_write, seeds, setting=setting, quick=args.quick)

@@ -7,18 +7,19 @@ expectation E[RR@5|H|] computed from the policy's exact outcome distribution (no
 exact TV distance between that distribution and the uniform distribution over the admissible set. A
 "perfect sampler" row gives E[RR@5|H|] of the target itself: about 1 - e^-5 = 0.993 for large |H|.
 
-    python -m benchmarks.hypospace [--quick] [--seeds 5] [--tasks 10] [--domains causal voxel boolean]
+    python -m benchmarks.hypospace [--quick] [--seeds 5] [--tasks 10] [--domains causal voxel boolean] [--ray]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.utils import LinearSchedule
 
-from benchmarks.pertask import ceiling, evaluate_per_task, pick_tasks, task_metrics
+from benchmarks.pertask import ceiling, per_task_units, pick_tasks, summarise, task_metrics
 from benchmarks import report
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
@@ -26,6 +27,7 @@ from ips_agents.evaluation import mean_recovery_curve
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 from ips_agents.tracking import train_trajectories
+from ips_agents.units import Unit, ray_options, run_grouped
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 
 NET = {"net_arch": [256, 256]}
@@ -54,58 +56,80 @@ DOMAIN_KWARGS: dict[str, dict] = {"causal": {}, "voxel": {}, "boolean": {"kl_coe
 
 
 def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int, methods: Sequence[str]
-             ) -> tuple[list, dict]:
-    rows, curves = [], {}
+             ) -> tuple[dict, dict]:
+    """The per-task runs of every (domain, method) as units, and each domain's tasks."""
+    plan, tasks_of = {}, {}
     for domain in domains:
         env_id = DOMAINS[domain]
-        tasks = pick_tasks(env_id, n_tasks)
+        tasks_of[domain] = tasks = pick_tasks(env_id, n_tasks)
         for label in methods:
             algo, extra, env_kwargs = METHODS[label]
             if env_kwargs and domain not in CANONICAL_DOMAINS:
                 continue
-            res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories, env_kwargs=env_kwargs,
-                                    **{**COMMON, **DOMAIN_KWARGS[domain], **extra})
+            plan[domain, label] = per_task_units(f"per-task/{domain}/{label}", algo, env_id, tasks, seeds, trajectories,
+                                                 env_kwargs=env_kwargs, **{**COMMON, **DOMAIN_KWARGS[domain], **extra})
+    return plan, tasks_of
+
+
+def per_task_rows(results: dict, tasks_of: dict) -> tuple[list, dict]:
+    rows, curves = [], {}
+    for domain, tasks in tasks_of.items():
+        for (d, label), runs in results.items():
+            if d != domain:
+                continue
+            res = summarise(runs)
             curves.setdefault(domain, {})[label] = mean_recovery_curve(res["curves"], GRID)
             rows.append([domain, "per task", label, f"{res['rr'][1]:.3f}", f"{res['rr'][5]:.3f}",
                          f"{res['rr_exact'][5]:.3f}", f"{res['tv']:.3f}", res["runs"], f"{res['seconds']:.1f}"])
-            print(" | ".join(map(str, rows[-1])), flush=True)
-        top = ceiling(env_id, tasks, GRID)
+        top = ceiling(DOMAINS[domain], tasks, GRID)
         curves.setdefault(domain, {})["perfect sampler"] = top
         rows.append([domain, "per task", "perfect sampler (ceiling)", "—", "—", f"{top[-1]:.3f}", "0.000",
                      len(tasks), "—"])
     return rows, curves
 
 
-def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int, methods: Sequence[str]) -> list:
-    rows = []
+def split_run(domain: str, label: str, seed: int, trajectories: int, max_test: int) -> dict[str, Any]:
+    """One unit of the split: train one task-conditioned policy on the train half, evaluate on the test tasks."""
+    env_id = DOMAINS[domain]
+    train, test = split_tasks(family_tasks(env_id), seed=0)
+    test = test[:max_test]
+    algo, extra, env_kwargs = METHODS[label]
+    model = algo("MlpPolicy", env_id, tasks=train, seed=seed, env_kwargs=env_kwargs,
+                 **{**SPLIT, **DOMAIN_KWARGS[domain], **extra})
+    seconds = train_trajectories(model, trajectories)
+    env = gym.make(env_id, **env_kwargs)
+    per = [task_metrics(model, env, task, (1, 5), seed + j) for j, task in enumerate(test)]
+    return {"n_train": len(train), "n_test": len(test), "seconds": seconds, "rr1": [r["rr"][1] for r in per],
+            "rr5": [r["rr"][5] for r in per], "rr5_exact": [r["rr_exact"][5] for r in per], "tv": [r["tv"] for r in per]}
+
+
+def split(domains: Sequence[str], seeds: int, trajectories: int, max_test: int, methods: Sequence[str]) -> dict:
+    """The split runs of every (domain, method) as units, one per seed."""
+    plan = {}
     for domain in domains:
-        env_id = DOMAINS[domain]
-        train, test = split_tasks(family_tasks(env_id), seed=0)
-        test = test[:max_test]
         for label in methods:
-            algo, extra, env_kwargs = METHODS[label]
-            if env_kwargs and domain not in CANONICAL_DOMAINS:
+            if METHODS[label][2] and domain not in CANONICAL_DOMAINS:
                 continue
-            rr1, rr5, rr5x, tvs, secs = [], [], [], [], []
-            for seed in range(seeds):
-                model = algo("MlpPolicy", env_id, tasks=train, seed=seed, env_kwargs=env_kwargs,
-                             **{**SPLIT, **DOMAIN_KWARGS[domain], **extra})
-                secs.append(train_trajectories(model, trajectories))
-                env = gym.make(env_id, **env_kwargs)
-                for j, task in enumerate(test):
-                    res = task_metrics(model, env, task, (1, 5), seed + j)
-                    rr1.append(res["rr"][1])
-                    rr5.append(res["rr"][5])
-                    tvs.append(res["tv"])
-                    rr5x.append(res["rr_exact"][5])
-            rows.append([domain, f"train {len(train)} -> test {len(test)}", label, f"{np.mean(rr1):.3f}",
-                         f"{np.mean(rr5):.3f}", f"{np.mean(rr5x):.3f}", f"{np.mean(tvs):.3f}", seeds, f"{np.mean(secs):.1f}"])
-            print(" | ".join(map(str, rows[-1])), flush=True)
+            plan[domain, label] = [Unit(f"split/{domain}/{label}/seed={seed}", split_run,
+                                        {"domain": domain, "label": label, "seed": seed, "trajectories": trajectories,
+                                         "max_test": max_test}) for seed in range(seeds)]
+    return plan
+
+
+def split_rows(results: dict) -> list:
+    rows = []
+    for (domain, label), runs in results.items():
+        def mean(key: str) -> float:
+            return float(np.mean([v for r in runs for v in r[key]]))
+
+        rows.append([domain, f"train {runs[0]['n_train']} -> test {runs[0]['n_test']}", label, f"{mean('rr1'):.3f}",
+                     f"{mean('rr5'):.3f}", f"{mean('rr5_exact'):.3f}", f"{mean('tv'):.3f}", len(runs),
+                     f"{np.mean([r['seconds'] for r in runs]):.1f}"])
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__, tasks=True)
+    parser = report.parser(__doc__, tasks=True, ray=True)
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
     parser.add_argument("--split-trajectories", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None, help="test tasks evaluated per domain")
@@ -117,10 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_tasks = args.tasks or (1 if args.quick else 10)
     trajectories = args.trajectories or (256 if args.quick else 40_000)
     domains = args.domains if not args.quick or args.domains != list(DOMAINS) else ["causal"]
-    rows, curves = ([], {}) if args.no_per_task else per_task(domains, n_tasks, seeds, trajectories, args.methods)
-    if not args.no_split:
-        rows += split(domains, seeds, args.split_trajectories or (256 if args.quick else 600_000),
-                      args.max_test or (1 if args.quick else 10_000), args.methods)
+    per_plan, tasks_of = ({}, {}) if args.no_per_task else per_task(domains, n_tasks, seeds, trajectories, args.methods)
+    split_plan = {} if args.no_split else split(domains, seeds, args.split_trajectories or (256 if args.quick else 600_000),
+                                                args.max_test or (1 if args.quick else 10_000), args.methods)
+    plan = {("per task", *k): v for k, v in per_plan.items()} | {("split", *k): v for k, v in split_plan.items()}
+    results = run_grouped(plan, ray_options(args), label="hypospace")
+    rows, curves = per_task_rows({k[1:]: v for k, v in results.items() if k[0] == "per task"}, tasks_of)
+    rows += split_rows({k[1:]: v for k, v in results.items() if k[0] == "split"})
     for domain, by_label in curves.items():
         plots.plot_recovery(by_label, figures_dir() / f"hypospace_{domain}_recovery.png",
                             f"{domain}: recovery rate vs samples (mean over tasks and seeds)", multiples=GRID)

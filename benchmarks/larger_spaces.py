@@ -4,17 +4,20 @@ Causal DAGs on 5 nodes with 2 observations, voxels 4x4 with height 4 and 5 viewe
 Boolean expressions over 3 variables at depth 2. Methods: IPS-GRPO with the count estimator, IPS-GRPO with
 exact propensities (canonical order, where the domain has it), GRPO. Reported: RR@|H|, RR@10|H|, exact TV.
 
-    python -m benchmarks.larger_spaces [--quick] [--seeds 2] [--tasks 3]
+    python -m benchmarks.larger_spaces [--quick] [--seeds 2] [--tasks 3] [--ray | --ray-address ADDR]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmarks.pertask import evaluate_per_task, pick_tasks
+import gymnasium as gym
+
+from benchmarks.pertask import per_task_units, pick_tasks, summarise
 from benchmarks import report
 from benchmarks.report import table
 from ips_agents.ips_grpo import GRPO, IPSGRPO
+from ips_agents.units import ray_options, run_grouped
 
 NET = {"net_arch": [256, 256]}
 SPACES = {
@@ -26,26 +29,28 @@ SPACES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__, tasks=True)
+    parser = report.parser(__doc__, tasks=True, ray=True)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 2)
     trajectories = args.trajectories or (256 if args.quick else 100_000)
-    rows = []
     spaces = dict(list(SPACES.items())[2:]) if args.quick else SPACES
+    plan, sizes = {}, {}
     for name, (env_id, kwargs, canonical) in spaces.items():
         tasks = pick_tasks(env_id, args.tasks or (1 if args.quick else 3), env_kwargs=kwargs, min_admissible=8)
         methods = {"IPS-GRPO (count p)": (IPSGRPO, kwargs, {}), "GRPO": (GRPO, kwargs, {})}
         if canonical:
             methods["IPS-GRPO (exact p)"] = (IPSGRPO, {**kwargs, "canonical_order": True}, {"ips_estimator": "exact"})
-        sizes = [len(__import__("gymnasium").make(env_id, **kwargs).unwrapped.kernel.outcome_rewards(t))
-                 for t in tasks]
+        kernel = gym.make(env_id, **kwargs).unwrapped.kernel
+        sizes[name] = "/".join(str(len(kernel.outcome_rewards(t))) for t in tasks)
         for label, (algo, env_kwargs, extra) in methods.items():
-            res = evaluate_per_task(label, algo, env_id, tasks, seeds, trajectories, multiples=(1, 10),
-                                    env_kwargs=env_kwargs, group_size=16, n_groups=16, learning_rate=1e-3,
-                                    policy_kwargs=NET, **extra)
-            rows.append([name, "/".join(map(str, sizes)), label, f"{res['rr'][1]:.3f}", f"{res['rr'][10]:.3f}",
-                         f"{res['tv']:.3f}", f"{res['seconds']:.0f}"])
-            print(" | ".join(map(str, rows[-1])), flush=True)
+            plan[name, label] = per_task_units(f"{name}/{label}", algo, env_id, tasks, seeds, trajectories,
+                                               multiples=(1, 10), env_kwargs=env_kwargs, group_size=16, n_groups=16,
+                                               learning_rate=1e-3, policy_kwargs=NET, **extra)
+    rows = []
+    for (name, label), runs in run_grouped(plan, ray_options(args), label="larger_spaces").items():
+        res = summarise(runs)
+        rows.append([name, sizes[name], label, f"{res['rr'][1]:.3f}", f"{res['rr'][10]:.3f}", f"{res['tv']:.3f}",
+                     f"{res['seconds']:.0f}"])
     header = ["space", "|H| per task", "method", "RR@|H|", "RR@10|H|", "exact TV to uniform", "train s"]
     body = table(header, rows) + f"\n\n{trajectories} trajectories per run, 16 groups x 16 per update."
     title = "Larger outcome spaces: count vs exact propensities"

@@ -3,7 +3,7 @@
 For GRPO and IPS-GRPO: the fraction of A and of B among each update's sampled trajectories over training
 (the paper's Figure 3c), and the final exact P(A), P(B) of the learned policy, over several seeds.
 
-    python -m benchmarks.path_multiplicity [--quick] [--seeds 5] [--trajectories 30000]
+    python -m benchmarks.path_multiplicity [--quick] [--seeds 5] [--trajectories 30000] [--ray | --ray-address ADDR]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution
 from ips_agents.ips_grpo import GRPO, IPSGRPO
+from ips_agents.units import Unit, ray_options, run_grouped
 
 ENV = "IPS/PathMultiplicity-v0"
 
@@ -42,21 +43,20 @@ def train(algo: type, seed: int, trajectories: int, **kwargs) -> tuple[list[int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__)
+    parser = report.parser(__doc__, ray=True)
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5)
     trajectories = args.trajectories or (512 if args.quick else 30_000)
     rows, curves = [], {}
     methods = {"IPS-GRPO": (IPSGRPO, {}), "GRPO": (GRPO, {}), "GRPO + entropy 0.01": (GRPO, {"ent_coef": 0.01})}
-    for label, (algo, kwargs) in methods.items():
-        finals = []
-        for seed in range(seeds):
-            xs, fa, fb, dist = train(algo, seed, trajectories, **kwargs)
-            finals.append((dist.get("A", 0.0), dist.get("B", 0.0)))
-            print(f"{label} seed {seed}: exact P(A) = {finals[-1][0]:.3f}, P(B) = {finals[-1][1]:.3f}", flush=True)
-            if seed == 0:
-                curves[f"{label}: A"] = (xs, fa)
-                curves[f"{label}: B"] = (xs, fb)
+    plan = {label: [Unit(f"{label}/seed={seed}", train, {"algo": algo, "seed": seed, "trajectories": trajectories,
+                                                           **kwargs}) for seed in range(seeds)]
+            for label, (algo, kwargs) in methods.items()}
+    for label, runs in run_grouped(plan, ray_options(args), label="path_multiplicity").items():
+        finals = [(dist.get("A", 0.0), dist.get("B", 0.0)) for _, _, _, dist in runs]
+        xs, fa, fb, _ = runs[0]
+        curves[f"{label}: A"] = (xs, fa)
+        curves[f"{label}: B"] = (xs, fb)
         pa = np.array([f[0] for f in finals])
         pb = np.array([f[1] for f in finals])
         collapsed = int(np.sum(np.maximum(pa, pb) >= 0.95))

@@ -1,4 +1,4 @@
-"""Per-task training and evaluation shared by the benchmark scripts."""
+"""Per-task training and evaluation shared by the benchmark scripts: one unit of work per (method, seed, task)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import gymnasium as gym
 import numpy as np
 
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, outcome_report, recovery_at
-from ips_agents.tracking import train_tracked
+from ips_agents.tracking import TrackedRun, train_tracked
+from ips_agents.units import RayOptions, Unit, run_units
 
 
 def pick_tasks(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None, seed: int = 0,
@@ -44,30 +45,55 @@ def task_metrics(model: Any, env: gym.Env, task: Mapping[str, Any], multiples: S
             "tv": report["tv"], "l1": report["l1"], "curve": curve, "n_admissible": len(target)}
 
 
+def train_and_evaluate(label: str, algo: type, env_id: str, task: Mapping[str, Any], seed: int, trajectories: int,
+                       multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
+                       algo_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One run (a unit of work): train ``algo`` on ``task`` with ``seed``; :func:`task_metrics` plus ``seconds``."""
+    run = train_tracked(label, algo, env_id, trajectories, evals=1, env_kwargs=env_kwargs, task=task, seed=seed,
+                        **dict(algo_kwargs or {}))
+    env = gym.make(env_id, **dict(env_kwargs or {}))
+    return {**task_metrics(run.model, env, task, multiples, seed, dist=run.final.dist), "seconds": run.final.seconds}
+
+
+def tracked(label: str, algo: type, env_id: str, trajectories: int, evals: int = 10,
+            env_kwargs: Mapping[str, Any] | None = None, task: Mapping[str, Any] | None = None, seed: int = 0,
+            algo_kwargs: Mapping[str, Any] | None = None) -> TrackedRun:
+    """One run (a unit of work): :func:`~ips_agents.tracking.train_tracked` without its model (so the result
+    is small to pickle and send back from a Ray worker)."""
+    run = train_tracked(label, algo, env_id, trajectories, evals=evals, env_kwargs=env_kwargs, task=task, seed=seed,
+                        **dict(algo_kwargs or {}))
+    run.model = None  # type: ignore[assignment]
+    return run
+
+
+def per_task_units(label: str, algo: type, env_id: str, tasks: Sequence[Mapping[str, Any]], seeds: int,
+                   trajectories: int, multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
+                   **algo_kwargs: Any) -> list[Unit]:
+    """One :func:`train_and_evaluate` unit per (seed, task), named ``label/seed=s/task=i``."""
+    return [Unit(f"{label}/seed={seed}/task={i}", train_and_evaluate,
+                 {"label": label, "algo": algo, "env_id": env_id, "task": dict(task), "seed": seed,
+                  "trajectories": trajectories, "multiples": tuple(multiples), "env_kwargs": dict(env_kwargs or {}),
+                  "algo_kwargs": algo_kwargs})
+            for seed in range(seeds) for i, task in enumerate(tasks)]
+
+
+def summarise(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Means over runs of :func:`train_and_evaluate`: RR@m|H| for each m (sampled, ``rr``, and expected from the
+    exact distribution, ``rr_exact``), exact TV/L1, training seconds, and every run's ``(RR curve, |H|)``."""
+    multiples = list(results[0]["rr"])
+    return {"rr": {m: float(np.mean([r["rr"][m] for r in results])) for m in multiples},
+            "rr_exact": {m: float(np.mean([r["rr_exact"][m] for r in results])) for m in multiples},
+            "tv": float(np.mean([r["tv"] for r in results])), "l1": float(np.mean([r["l1"] for r in results])),
+            "seconds": float(np.mean([r["seconds"] for r in results])), "runs": len(results),
+            "curves": [(r["curve"], r["n_admissible"]) for r in results]}
+
+
 def evaluate_per_task(label: str, algo: type, env_id: str, tasks: Sequence[Mapping[str, Any]], seeds: int,
                       trajectories: int, multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
-                      **algo_kwargs: Any) -> dict[str, Any]:
-    """Train one policy per (task, seed); mean RR@m|H| for each m (sampled, ``rr``, and expected from the exact
-    distribution, ``rr_exact``), mean exact TV/L1, mean training seconds, and every run's ``(RR curve, |H|)``."""
-    rr: dict[int, list[float]] = {m: [] for m in multiples}
-    rr_exact: dict[int, list[float]] = {m: [] for m in multiples}
-    tv, l1, secs, curves = [], [], [], []
-    for seed in range(seeds):
-        for task in tasks:
-            run = train_tracked(label, algo, env_id, trajectories, evals=1, env_kwargs=env_kwargs, task=task,
-                                seed=seed, **algo_kwargs)
-            env = gym.make(env_id, **dict(env_kwargs or {}))
-            res = task_metrics(run.model, env, task, multiples, seed, dist=run.final.dist)
-            for m in multiples:
-                rr[m].append(res["rr"][m])
-                rr_exact[m].append(res["rr_exact"][m])
-            tv.append(res["tv"])
-            l1.append(res["l1"])
-            secs.append(run.final.seconds)
-            curves.append((res["curve"], res["n_admissible"]))
-    return {"rr": {m: float(np.mean(v)) for m, v in rr.items()},
-            "rr_exact": {m: float(np.mean(v)) for m, v in rr_exact.items()}, "tv": float(np.mean(tv)),
-            "l1": float(np.mean(l1)), "seconds": float(np.mean(secs)), "runs": len(tv), "curves": curves}
+                      ray: RayOptions | None = None, **algo_kwargs: Any) -> dict[str, Any]:
+    """Train one policy per (task, seed) (sequentially, or as Ray Tune trials with ``ray``); :func:`summarise`."""
+    units = per_task_units(label, algo, env_id, tasks, seeds, trajectories, multiples, env_kwargs, **algo_kwargs)
+    return summarise(run_units(units, ray, label=label))
 
 
 def ceiling(env_id: str, tasks: Sequence[Mapping[str, Any]], multiples: Sequence[float],

@@ -10,7 +10,10 @@ including the exact evaluations and model construction), and one sampled RR@5|H|
 The demo (``ips-rl demo``, every budget times ``--demo-scale``) runs in a child process whose peak resident
 set size is read from ``getrusage(RUSAGE_CHILDREN)``.
 
-    python -m benchmarks.time_to_quality [--quick] [--tasks 10] [--seeds 1]
+    python -m benchmarks.time_to_quality [--quick] [--tasks 10] [--seeds 1] [--ray]
+
+With ``--ray`` the runs are Ray Tune trials; on one machine they then share its cores, which slows each run,
+so compare wall times only between runs made the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from benchmarks.report import table
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, recovery_at
 from ips_agents.ips_grpo import IPSGRPO
 from ips_agents.tracking import train_trajectories
+from ips_agents.units import Unit, ray_options, run_units
 
 ENV_ID = "IPS/CausalDAG-v0"
 
@@ -68,7 +72,7 @@ def demo_peak(scale: float) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__, tasks=True)
+    parser = report.parser(__doc__, tasks=True, ray=True)
     parser.add_argument("--goal", type=float, default=0.99)
     parser.add_argument("--every", type=int, default=2_560, help="trajectories between exact evaluations")
     parser.add_argument("--demo-scale", type=float, default=None, help="demo budget multiplier (default 1; quick 0.01)")
@@ -80,14 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_scale = args.demo_scale or (0.01 if args.quick else 1.0)
     demo_s, demo_rss = demo_peak(demo_scale)
     print(f"demo (scale {demo_scale}): {demo_s:.1f} s, peak RSS {demo_rss:.2f} GB", flush=True)
-    rows, runs = [], []
-    for seed in range(seeds):
-        for i, task in enumerate(pick_tasks(ENV_ID, n_tasks)):
-            r = time_to_rr(task, seed, args.goal, every, budget)
-            runs.append(r)
-            rows.append([i, seed, r["H"], "yes" if r["reached"] else "no", f"{r['expected_rr']:.3f}",
-                         f"{r['sampled_rr']:.3f}", r["trajectories"], f"{r['train_s']:.1f}", f"{r['wall_s']:.1f}"])
-            print(" | ".join(map(str, rows[-1])), flush=True)
+    cells = [(i, seed, task) for seed in range(seeds) for i, task in enumerate(pick_tasks(ENV_ID, n_tasks))]
+    runs = run_units([Unit(f"seed={seed}/task={i}", time_to_rr, {"task": task, "seed": seed, "goal": args.goal,
+                                                                   "every": every, "budget": budget})
+                      for i, seed, task in cells], ray_options(args), label="time_to_quality")
+    rows = []
+    for (i, seed, _), r in zip(cells, runs, strict=True):
+        rows.append([i, seed, r["H"], "yes" if r["reached"] else "no", f"{r['expected_rr']:.3f}",
+                     f"{r['sampled_rr']:.3f}", r["trajectories"], f"{r['train_s']:.1f}", f"{r['wall_s']:.1f}"])
     wall = np.array([r["wall_s"] for r in runs])
     reached = sum(r["reached"] for r in runs)
     body = table(["task", "seed", "|H|", f"E[RR@5|H|] >= {args.goal}", "E[RR@5|H|]", "sampled RR@5|H|",

@@ -1,4 +1,4 @@
-"""The ``ips-rl`` command line: train, eval, demo, bench."""
+"""The ``ips-rl`` command line: train, sweep, eval, demo, bench."""
 
 from __future__ import annotations
 
@@ -62,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (e.g. --quick)")
 
     from ips_agents.molecules.prior_cli import add_prior_parser
+    from ips_agents.sweep import add_sweep_parser
 
     add_prior_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 
@@ -148,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _eval(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "sweep":
+        from ips_agents.sweep import run_sweep
+
+        return run_sweep(args)
     if args.command == "prior":
         from ips_agents.molecules.prior_cli import run_prior
 

@@ -1,0 +1,1 @@
+"""Integrations with other libraries, one module each; each imports its library inside the module only."""
