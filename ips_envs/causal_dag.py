@@ -75,6 +75,7 @@ Enumeration helpers: :func:`all_dags` (every DAG with its descendant matrices, c
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -281,6 +282,14 @@ def _bit_names(n: int) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(NODE_NAMES[j] for j in range(n) if b >> j & 1) for b in range(1 << n))
 
 
+@functools.lru_cache(maxsize=None)
+def _observation_items(n: int) -> tuple[tuple[dict[str, Any], ...], ...]:
+    """``items[p][b]``: the observation dict of perturbed node ``p`` with descendant bitmask ``b`` (shared; read-only)."""
+    names = _bit_names(n)
+    return tuple(tuple({"perturb": NODE_NAMES[p], "descendants": list(names[b])} for b in range(1 << n))
+                 for p in range(n))
+
+
 def _task_dict(n: int, perturbed: Sequence[int], desc_bits: Sequence[int]) -> dict[str, Any]:
     """A normalised task dict from perturbed node indices and descendant bitmasks (sorted by node)."""
     names = _bit_names(n)
@@ -334,6 +343,7 @@ class CausalDAGKernel(Kernel):
         self.names = list(NODE_NAMES[:n])
         self._index = {name: i for i, name in enumerate(self.names)}
         self._forward_pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+        self._pair_ends = tuple(np.array(side, dtype=np.int64) for side in zip(*self._forward_pairs, strict=True))
         self.n_actions = n * n + 1
         self.stop_action = n * n
         self.max_length = self.max_edges + 1
@@ -352,28 +362,48 @@ class CausalDAGKernel(Kernel):
 
     def sample_task(self, rng: np.random.Generator) -> dict[str, Any]:
         """Uniform over realisable tasks for ``n_nodes <= 4``; the random-DAG sampler above that."""
+        if self.n_nodes <= UNIFORM_TASK_MAX_NODES:
+            return super().sample_task(rng)
+        found = self.sample_tasks([rng])
+        assert found is not None
+        return copy.deepcopy(found[0][0])
+
+    def sample_tasks(self, rngs: Sequence[np.random.Generator]) -> tuple[list[dict[str, Any]], State] | None:
+        """The random-DAG sampler (``n_nodes >= 5``) for many rows at once: tasks and their start states.
+
+        One call to each row's generator draws everything for that row (the edge count, a node order, an edge
+        subset and the perturbed nodes; a uniform permutation is the argsort of i.i.d. uniforms); the DAGs,
+        their descendant sets and the task encodings are then computed for all rows together.
+        """
         n, k = self.n_nodes, self.n_observations
         if n <= UNIFORM_TASK_MAX_NODES:
-            return super().sample_task(rng)
-        # one call to rng for everything: the edge count, a node order, an edge subset and the perturbed nodes
-        # (a uniform permutation is the argsort of i.i.d. uniforms)
+            return None
         pairs = len(self._forward_pairs)
-        u = rng.random(1 + 2 * n + pairs)
-        m = min(int(u[0] * (self.max_edges + 1)), self.max_edges)
-        order = np.argsort(u[1 : 1 + n]).tolist()
-        children = [0] * n
-        for c in np.argsort(u[1 + n : 1 + n + pairs])[:m].tolist():
-            a, b = self._forward_pairs[c]
-            children[order[a]] |= 1 << order[b]
-        desc = [0] * n
-        for v in reversed(order):  # children come later in the order, so their descendants are known
-            bits = children[v]
-            for w in range(n):
-                if children[v] >> w & 1:
-                    bits |= desc[w]
-            desc[v] = bits
-        perturbed = sorted(np.argsort(u[1 + n + pairs :])[:k].tolist())
-        return _task_dict(n, perturbed, [desc[p] for p in perturbed])
+        rows = len(rngs)
+        u = np.array([rng.random(1 + 2 * n + pairs) for rng in rngs]).reshape(rows, 1 + 2 * n + pairs)
+        m = np.minimum((u[:, 0] * (self.max_edges + 1)).astype(np.int64), self.max_edges)
+        order = np.argsort(u[:, 1 : 1 + n], axis=1)
+        rank = np.argsort(np.argsort(u[:, 1 + n : 1 + n + pairs], axis=1), axis=1)  # each pair's place in the draw
+        chosen = rank < m[:, None]
+        src, dst = self._pair_ends
+        r_idx, c_idx = np.nonzero(chosen)
+        adj = np.zeros((rows, n, n), dtype=bool)
+        adj[r_idx, order[r_idx, src[c_idx]], order[r_idx, dst[c_idx]]] = True
+        reach = adj.astype(np.float32)
+        for _ in range(int(np.ceil(np.log2(max(n - 1, 1))))):  # transitive closure by squaring: paths of length <= n - 1
+            reach = np.minimum(reach + reach @ reach, 1.0)
+        reach = reach > 0
+        perturbed_nodes = np.sort(np.argsort(u[:, 1 + n + pairs :], axis=1)[:, :k], axis=1)
+        perturbed = np.zeros((rows, n), dtype=bool)
+        perturbed[np.arange(rows)[:, None], perturbed_nodes] = True
+        observed = reach & perturbed[:, :, None]
+        bits = matrix_to_bits(np.take_along_axis(observed, perturbed_nodes[:, :, None], axis=1)).tolist()
+        items = _observation_items(n)  # shared, read-only observation dicts (sample_task copies its task)
+        tasks = [{"n_nodes": n, "observations": [items[p][b] for p, b in zip(ps, bs, strict=True)]}
+                 for ps, bs in zip(perturbed_nodes.tolist(), bits, strict=True)]
+        state = {"adj": np.zeros((rows, n, n), dtype=bool), "reach": np.zeros((rows, n, n), dtype=bool),
+                 "perturbed": perturbed, "observed": observed}
+        return tasks, state
 
     def _node(self, name: Any, field: str) -> int:
         if not isinstance(name, str) or name not in self.names:

@@ -146,6 +146,16 @@ class Kernel(ABC):
         """
         return None
 
+    def sample_tasks(self, rngs: Sequence[np.random.Generator]) -> tuple[list[dict[str, Any]], State] | None:
+        """Tasks and their start states for many rows at once, or None when the kernel does not batch its draws.
+
+        When implemented, ``sample_tasks(rngs)`` must draw exactly ``[sample_task(r) for r in rngs]`` (the same
+        random numbers from each generator) and return them with ``initial_state`` of those tasks; vector envs
+        then reset many copies without a Python pass per copy over the sampler and the task encoding. Kernels
+        whose tasks come from a table do not need it (see :meth:`task_table`).
+        """
+        return None
+
     def validate_task(self, task: Mapping[str, Any]) -> dict[str, Any]:
         """Return the normalised task dict, or raise ValueError naming the bad field."""
         check_fields(task, [], self.domain)

@@ -153,6 +153,9 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
             picks = np.array([draw_index(self._rngs[i], len(table)) for i in rows], dtype=np.int64)
             chosen = [table[j] for j in picks]
             fresh = take(table_states, picks)
+        elif tasks is None and self.fixed_task is None and (
+                drawn := self.kernel.sample_tasks([self._rngs[i] for i in rows])) is not None:
+            chosen, fresh = drawn  # the same draws as kernel.sample_task per copy, computed for all rows at once
         elif tasks is None:
             chosen = [self._choose_task(self._rngs[i], None) for i in rows]
         else:
