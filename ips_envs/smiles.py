@@ -75,6 +75,7 @@ action ends the episode with reward 0 (``info["invalid_action"] = True``) or rai
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -107,6 +108,21 @@ __all__ = [
     "to_env_smiles",
     "tokenize",
 ]
+
+
+CANONICAL_CACHE_SIZE = 1 << 16
+"""Token strings whose RDKit canonical form :func:`canonical_or_none` keeps (least recently used dropped)."""
+
+
+@functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def canonical_or_none(raw: str) -> str | None:
+    """RDKit canonical SMILES of a written token string, or None when RDKit rejects it (memoised per string).
+
+    Episodes that write the same string (a policy's favourite molecules; the same molecule in every group)
+    parse it once; the oracle's own cache then scores each canonical molecule once.
+    """
+    mol = mol_from_smiles(raw)
+    return None if mol is None else Chem.MolToSmiles(mol)
 
 
 def to_env_smiles(smiles: str, aromatic: bool = False) -> str:
@@ -178,8 +194,8 @@ class SMILESKernel(Kernel):
         onehot = np.zeros((n, V + 1))
         onehot[rows, last_tok] = 1.0
         parts.append(onehot)
-        counts = np.zeros((n, V + 1))
-        np.add.at(counts, (np.repeat(rows, L), np.where(written, tok, V).reshape(-1)), 1.0)
+        flat = (rows[:, None] * (V + 1) + np.where(written, tok, V)).reshape(-1)
+        counts = np.bincount(flat, minlength=n * (V + 1)).reshape(n, V + 1)
         parts.append(counts[:, :V] / L)
         cls = np.zeros((n, G.N_CLASSES))
         cls[rows, state["last"].astype(np.int64)] = 1.0
@@ -205,11 +221,10 @@ class SMILESKernel(Kernel):
         valid = np.zeros(len(raws), dtype=bool)
         with rdBase.BlockLogs():  # RDKit's per-molecule warnings would flood the console during training
             for i, raw in enumerate(raws):
-                mol = mol_from_smiles(raw)
-                if mol is None:
+                canon = canonical_or_none(raw)
+                if canon is None:
                     keys.append(INVALID_PREFIX + raw)
                     continue
-                canon = Chem.MolToSmiles(mol)
                 keys.append(canon)
                 valid[i] = True
                 rewards[i] = self.oracle.score_canonical(canon)
