@@ -41,6 +41,15 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
+def load_line() -> str:
+    """The 1- and 5-minute load averages against the core count (how busy the shared machine was)."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "load average unavailable"
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
 def commit() -> str:
     """The current git commit (short), with '+dirty' when the tree has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent

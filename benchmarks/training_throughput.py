@@ -15,7 +15,6 @@ number of transitions per update. Every method trains in short alternating slice
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
 from benchmarks import report
-from benchmarks.report import table
+from benchmarks.report import load_line, table
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 
@@ -193,15 +192,6 @@ def ips_overhead(env_id: str, repeats: int) -> tuple[float, float, float]:
         ips_t.append(t2 - t1)
         grpo_t.append(t3 - t2)
     return float(np.median(collect)), float(np.median(ips_t)), float(np.median(grpo_t))
-
-
-def load_line() -> str:
-    """The 1-minute load average against the core count (how busy the shared machine was)."""
-    try:
-        one, five, _ = os.getloadavg()
-    except OSError:
-        return "load average unavailable"
-    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
