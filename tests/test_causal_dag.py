@@ -445,3 +445,45 @@ def test_check_env_on_variants(kwargs):
     check_env(env)
     env.reset(seed=0)
     assert env.render().dtype == np.uint8
+
+
+def _reference_random_dag_task(kernel: CausalDAGKernel, rng: np.random.Generator) -> dict:
+    """The documented n_nodes >= 5 sampler, one row at a time: edge count, node order, edge subset, perturbed nodes."""
+    n, k = kernel.n_nodes, kernel.n_observations
+    pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+    u = rng.random(1 + 2 * n + len(pairs))
+    m = min(int(u[0] * (kernel.max_edges + 1)), kernel.max_edges)
+    order = np.argsort(u[1 : 1 + n])
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n))
+    for c in np.argsort(u[1 + n : 1 + n + len(pairs)])[:m]:
+        a, b = pairs[c]
+        graph.add_edge(int(order[a]), int(order[b]))
+    perturbed = sorted(np.argsort(u[1 + n + len(pairs) :])[:k].tolist())
+    names = kernel.names
+    return {"n_nodes": n, "observations": [
+        {"perturb": names[p], "descendants": sorted(names[d] for d in nx.descendants(graph, p))} for p in perturbed]}
+
+
+@pytest.mark.parametrize("n, k, max_edges", [(5, 2, None), (6, 3, None), (6, 6, 4), (5, 1, 3)])
+def test_batched_random_dag_tasks_are_the_per_row_draws(n, k, max_edges):
+    kernel = CausalDAGKernel(n_nodes=n, n_observations=k, max_edges=max_edges)
+    reference = [_reference_random_dag_task(kernel, np.random.default_rng(s)) for s in range(200)]
+    tasks, state = kernel.sample_tasks([np.random.default_rng(s) for s in range(200)])
+    assert tasks == reference
+    assert [kernel.sample_task(np.random.default_rng(s)) for s in range(20)] == reference[:20]
+    expected = kernel.initial_state(reference)
+    assert all(np.array_equal(state[f], expected[f]) for f in expected)
+    assert all(kernel.validate_task(t) == t for t in tasks)
+    assert CausalDAGKernel(n_nodes=4).sample_tasks([np.random.default_rng(0)]) is None  # the table path instead
+
+
+def test_vector_resets_draw_the_tasks_single_envs_draw_with_six_nodes():
+    envs = gym.make_vec("IPS/CausalDAG-v0", num_envs=8, n_nodes=6)
+    envs.reset(seed=3)
+    singles = []
+    for i in range(8):
+        env = gym.make("IPS/CausalDAG-v0", n_nodes=6)
+        env.reset(seed=3 + i)
+        singles.append(env.unwrapped.task)
+    assert envs.unwrapped.tasks == singles

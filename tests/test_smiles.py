@@ -292,3 +292,14 @@ def test_renders():
     _step_string(env, "C1=CC=CC=C1")
     frame = env.render()
     assert frame.shape == empty.shape and frame.dtype == np.uint8 and (frame != empty).any()
+
+
+def test_canonical_forms_are_memoised_per_written_string():
+    from ips_envs.smiles import canonical_or_none
+
+    canonical_or_none.cache_clear()
+    assert canonical_or_none("C1=CC=CC=C1") == "c1ccccc1"
+    assert canonical_or_none("C1=CC=CC=C1") == "c1ccccc1"
+    assert canonical_or_none("C(C)(C)(C)(C)C") is None  # five bonds on carbon: RDKit rejects it
+    info = canonical_or_none.cache_info()
+    assert (info.hits, info.misses) == (1, 2)
