@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
@@ -27,6 +28,20 @@ from ips_agents.rollout import GroupBatch, collect_groups
 SelfIPSGRPO = TypeVar("SelfIPSGRPO", bound="IPSGRPO")
 ESTIMATORS = tuple(ips.ESTIMATORS)
 """The ``ips_estimator`` names (see :mod:`ips_agents.ips`)."""
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with torch on ``n`` CPU threads (None: unchanged), restoring the previous count after."""
+    before = th.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    th.set_num_threads(n)
+    try:
+        yield
+    finally:
+        th.set_num_threads(before)
 
 
 class _GroupProgressBar(ProgressBarCallback):
@@ -109,6 +124,11 @@ class IPSGRPO(BaseAlgorithm):
         tasks: optional list of task dicts to train on (a train split); each group draws one of them.
             Default: tasks from the env's task distribution.
         env_kwargs: arguments for the env when ``env`` is an id.
+        torch_threads: torch CPU threads while :meth:`learn` runs (default 1; None keeps torch's own setting).
+            The previous count is restored when ``learn`` returns, so nothing else in the process changes. One
+            thread is the faster setting for these small networks: benchmarks/training_throughput.py measures
+            1 vs 2 threads side by side (RESULTS.md), and on a busy 2-core machine 2 threads were many times
+            slower.
         policy_kwargs, tensorboard_log, verbose, seed, device, stats_window_size: as in SB3.
 
     ``num_timesteps`` counts recorded transitions (steps of trajectories that had not yet ended).
@@ -139,6 +159,7 @@ class IPSGRPO(BaseAlgorithm):
         max_grad_norm: float | None = 1.0,
         tasks: Sequence[Mapping[str, Any]] | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
+        torch_threads: int | None = 1,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -172,6 +193,10 @@ class IPSGRPO(BaseAlgorithm):
         self.kl_coef = kl_coef
         self.max_grad_norm = max_grad_norm
         self.tasks = None if tasks is None else [dict(t) for t in tasks]
+        if torch_threads is not None and (isinstance(torch_threads, bool) or not isinstance(torch_threads, int)
+                                          or torch_threads < 1):
+            raise ValueError(f"torch_threads must be a positive integer or None, got {torch_threads!r}")
+        self.torch_threads = torch_threads
         self._validate()
         self.group_env: GroupEnv | None = None
         self.num_trajectories = 0
@@ -483,7 +508,13 @@ class IPSGRPO(BaseAlgorithm):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfIPSGRPO:
-        """Train until ``total_timesteps`` recorded transitions (whole batches; the last may overshoot)."""
+        """Train until ``total_timesteps`` recorded transitions (whole batches; the last may overshoot), with torch
+        on ``torch_threads`` threads."""
+        with torch_threads(getattr(self, "torch_threads", None)):
+            return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
+    def _learn(self: SelfIPSGRPO, total_timesteps: int, callback: MaybeCallback, log_interval: int, tb_log_name: str,
+               reset_num_timesteps: bool, progress_bar: bool) -> SelfIPSGRPO:
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
