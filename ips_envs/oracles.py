@@ -42,7 +42,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -194,19 +194,31 @@ def parse_formula(formula: str) -> dict[str, int]:
     return out
 
 
-def _wrap(score: Callable[[Chem.Mol], float]) -> ScoreFn:
-    """SMILES -> float in [0, 1]; 0.0 for invalid strings."""
+class SmilesScore:
+    """A SMILES -> float in [0, 1] scoring function from a molecule score (0.0 for invalid strings).
 
-    def fn(smiles: str) -> float:
+    A plain object (module-level ``score_mol``, or a :func:`functools.partial` of one), so oracles and the
+    envs holding them pickle with the standard :mod:`pickle` (subprocess and Ray workers need that).
+    """
+
+    def __init__(self, score_mol: Callable[[Chem.Mol], float], name: str | None = None, doc: str | None = None):
+        self.score_mol = score_mol
+        self.__name__ = name or getattr(score_mol, "__name__", "oracle").lstrip("_")
+        self.__doc__ = doc or score_mol.__doc__
+
+    def __call__(self, smiles: str) -> float:
         mol = mol_from_smiles(smiles)
         if mol is None:
             return 0.0
-        return float(min(max(score(mol), 0.0), 1.0))
+        return float(min(max(self.score_mol(mol), 0.0), 1.0))
 
-    fn.__name__ = score.__name__
-    fn.__doc__ = score.__doc__
-    fn.score_mol = score  # type: ignore[attr-defined]
-    return fn
+    def __repr__(self) -> str:
+        return f"SmilesScore({self.__name__!r})"
+
+
+def _wrap(score: Callable[[Chem.Mol], float], name: str | None = None, doc: str | None = None) -> ScoreFn:
+    """SMILES -> float in [0, 1]; 0.0 for invalid strings."""
+    return SmilesScore(score, name, doc)
 
 
 # ----------------------------------------------------------------------------------------- oracles
@@ -222,22 +234,17 @@ def _sa(mol: Chem.Mol) -> float:
 
 def make_rediscovery(target: str, fp: str = "ECFP4") -> ScoreFn:
     """Tanimoto similarity to ``target`` (PMO rediscovery: ECFP4 counts, no modifier)."""
+    return _wrap(partial(tanimoto, target=target, kind=fp), "rediscovery", f"Tanimoto ({fp}) similarity to {target}.")
 
-    def rediscovery(mol: Chem.Mol) -> float:
-        return tanimoto(mol, target, fp)
 
-    rediscovery.__doc__ = f"Tanimoto ({fp}) similarity to {target}."
-    return _wrap(rediscovery)
+def _similarity(mol: Chem.Mol, target: str, fp: str, upper: float) -> float:
+    return clipped(tanimoto(mol, target, fp), upper)
 
 
 def make_similarity(target: str, fp: str, upper: float = 0.75) -> ScoreFn:
     """``clipped(tanimoto, upper)`` similarity to ``target`` (PMO similarity tasks: upper 0.75)."""
-
-    def similarity(mol: Chem.Mol) -> float:
-        return clipped(tanimoto(mol, target, fp), upper)
-
-    similarity.__doc__ = f"clip(Tanimoto_{fp}(x, {target}) / {upper}, 0, 1)."
-    return _wrap(similarity)
+    return _wrap(partial(_similarity, target=target, fp=fp, upper=upper), "similarity",
+                 f"clip(Tanimoto_{fp}(x, {target}) / {upper}, 0, 1).")
 
 
 def isomer_score(mol: Chem.Mol, formula: dict[str, int]) -> float:
@@ -251,13 +258,8 @@ def isomer_score(mol: Chem.Mol, formula: dict[str, int]) -> float:
 
 def make_isomer(formula: str) -> ScoreFn:
     """Isomer objective for a molecular formula (guacamol definition; TDC's differs, see module doc)."""
-    parsed = parse_formula(formula)
-
-    def isomers(mol: Chem.Mol) -> float:
-        return isomer_score(mol, parsed)
-
-    isomers.__doc__ = f"Isomer score for {formula} (1.0 exactly for that formula)."
-    return _wrap(isomers)
+    return _wrap(partial(isomer_score, formula=parse_formula(formula)), "isomers",
+                 f"Isomer score for {formula} (1.0 exactly for that formula).")
 
 
 def _median1(mol: Chem.Mol) -> float:
@@ -438,17 +440,18 @@ def make_drug_mpo(
     if mol_from_smiles(target) is None:
         raise ValueError(f"target SMILES {target!r} does not parse")
 
-    def drug_mpo(mol: Chem.Mol) -> float:
-        donors = rdMolDescriptors.CalcNumHBD(mol)
-        return geometric_mean([
-            QED.qed(mol),
-            min_gaussian(donors, max_donors, 1.0),
-            (10.0 - sa_raw(mol)) / 9.0,
-            clipped(tanimoto(mol, target, fp), similarity_upper),
-        ])
+    score = partial(_drug_mpo, target=target, similarity_upper=similarity_upper, max_donors=max_donors, fp=fp)
+    return _wrap(score, "drug_mpo", make_drug_mpo.__doc__)
 
-    drug_mpo.__doc__ = make_drug_mpo.__doc__
-    return _wrap(drug_mpo)
+
+def _drug_mpo(mol: Chem.Mol, target: str, similarity_upper: float, max_donors: int, fp: str) -> float:
+    donors = rdMolDescriptors.CalcNumHBD(mol)
+    return geometric_mean([
+        QED.qed(mol),
+        min_gaussian(donors, max_donors, 1.0),
+        (10.0 - sa_raw(mol)) / 9.0,
+        clipped(tanimoto(mol, target, fp), similarity_upper),
+    ])
 
 
 ORACLES: dict[str, ScoreFn] = {
