@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs += [("alpha", 16, 0.2, alpha) for alpha in ([0.0, 1.0] if args.quick else [0.0, 0.5, 1.0])]
     plan = {(sweep, g, eps, alpha): per_task_units(f"{sweep.replace(' ', '')}-G={g}-eps={eps}-alpha={alpha}", IPSGRPO,
                                                    ENV, tasks, seeds, trajectories, group_size=g, n_groups=128 // g,
-                                                   learning_rate=1e-3, policy_kwargs=NET, ips_eps=eps, ips_alpha=alpha)
+                                                   learning_rate=1e-3, policy_kwargs=NET, ips_eps=eps, ips_alpha=alpha,
+                                                   ips_estimator="count")
             for sweep, g, eps, alpha in configs}
     results = run_grouped(plan, ray_options(args), label="ablation")
     rows = []

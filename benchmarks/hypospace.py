@@ -35,10 +35,15 @@ CANONICAL = {"canonical_order": True}
 # label -> (algorithm, its arguments, env arguments). The exact-propensity variant needs one construction path
 # per outcome (canonical_order), which the causal and voxel envs offer and the Boolean env does not.
 METHODS: dict[str, tuple[type, dict, dict]] = {
-    "IPS-GRPO": (IPSGRPO, {}, {}),
+    "IPS-GRPO": (IPSGRPO, {"ips_estimator": "count"}, {}),  # the paper's estimator (no longer the default)
     "GRPO": (GRPO, {}, {}),
     "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}, {}),
     "IPS-GRPO (exact p)": (IPSGRPO, {"ips_estimator": "exact", "ips_eps": 1e-6}, CANONICAL),
+    # IPSGRPO's own defaults on the natural env (no canonical order): path-count propensities, G = 16 x 4 groups,
+    # lr 3e-3 falling linearly to 0, no KL anchor (every key below overrides COMMON / DOMAIN_KWARGS)
+    "IPS-GRPO (path counts, defaults)": (IPSGRPO, {"ips_estimator": "paths", "ips_eps": 1e-6, "advantage_norm": "none",
+                                                   "group_size": 16, "n_groups": 4, "kl_coef": 0.0,
+                                                   "learning_rate": LinearSchedule(3e-3, 0.0, 1.0)}, {}),
 }
 DEFAULT_METHODS = ["IPS-GRPO", "GRPO", "FlowRL"]
 GRID = np.linspace(0.0, 5.0, 51)  # S / |H| for the recovery figures
@@ -148,16 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_grouped(plan, ray_options(args), label="hypospace")
     rows, curves = per_task_rows({k[1:]: v for k, v in results.items() if k[0] == "per task"}, tasks_of)
     rows += split_rows({k[1:]: v for k, v in results.items() if k[0] == "split"})
+    # figures of a run with other than the default methods get their own names (they hold other curves)
+    suffix = "" if args.methods == DEFAULT_METHODS else "_" + "_".join(
+        "_".join("".join(c if c.isalnum() else " " for c in m.lower()).split()) for m in args.methods)
     for domain, by_label in curves.items():
-        plots.plot_recovery(by_label, figures_dir() / f"hypospace_{domain}_recovery.png",
+        plots.plot_recovery(by_label, figures_dir() / f"hypospace_{domain}{suffix}_recovery.png",
                             f"{domain}: recovery rate vs samples (mean over tasks and seeds)", multiples=GRID)
     header = ["domain", "setting", "method", "RR@|H|", "RR@5|H|", "E[RR@5|H|] (exact)", "exact TV to uniform",
               "runs", "train s"]
     body = table(header, rows)
-    body += "\n\nFigures: " + ", ".join(f"figures/hypospace_{d}_recovery.png" for d in curves)
+    body += "\n\nFigures: " + ", ".join(f"figures/hypospace_{d}{suffix}_recovery.png" for d in curves)
     title = "HypoSpace domains: recovery rate and exact TV"
     modes = [m for m, off in (("per task", args.no_per_task), ("train->test split", args.no_split)) if not off]
-    setting = ", ".join([" + ".join(modes), *domains])
+    setting = ", ".join([" + ".join(modes), *domains, *([] if args.methods == DEFAULT_METHODS else args.methods)])
     return report.finish(title, body, args.no_write, seeds, setting=setting, quick=args.quick)
 
 

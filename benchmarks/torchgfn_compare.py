@@ -13,11 +13,17 @@ torchgfn needs ``numpy<2``, so it runs in its own interpreter (``make torchgfn-v
 ``.venv-torchgfn``; ``--torchgfn-python`` or ``$IPS_RL_TORCHGFN_PYTHON`` names another). Without one, the
 torchgfn columns are reported as missing and only the ips-rl side runs.
 
-Differences to keep in mind: ips-rl's HyperGrid runs with ``canonical_order=True`` (one path per cell, so
-P_B = 1 and propensities are exact); torchgfn's TB learns P_B over the full grid DAG. Both targets are the
-same R(x)/Z over all H^ndim cells (exit is legal everywhere in both).
+Differences to keep in mind: in parts 2-3 ips-rl's HyperGrid runs with ``canonical_order=True`` (one path per
+cell, so P_B = 1 and propensities are exact); torchgfn's TB learns P_B over the full grid DAG. Both targets
+are the same R(x)/Z over all H^ndim cells (exit is legal everywhere in both).
 
-    python -m benchmarks.torchgfn_compare [--quick] [--seeds 3]
+4. ``--part dag``: the same DAG on both sides. IPS-GRPO on the grid without canonical order, with path-count
+   propensities (``n(x) p(tau)``, ``n(x)`` the multinomial number of move orders to the cell; its defaults:
+   lr 1e-3 falling linearly to 0 over the run), against torchgfn TB with a learned P_B and with P_B fixed to
+   uniform over parents, batch 128 on every side, on 2D and 4D H=8: the trajectories and training seconds to
+   the first checkpoint with exact L1 <= 1e-3, and the L1 at the end of the budget.
+
+    python -m benchmarks.torchgfn_compare [--quick] [--seeds 3] [--part all|dag]
 """
 
 from __future__ import annotations
@@ -150,14 +156,87 @@ def training_rows(python: str | None, quick: bool, seeds: int) -> tuple[list[lis
     return rows, header, curves
 
 
+L1_GOAL = 1e-3
+"""Exact sum-L1 the DAG comparison times each method to."""
+DAG_BUDGETS = {(2, 8): 51_200, (4, 8): 102_400}
+"""Trajectories per run on the DAG (the full runs; --trajectories overrides, --quick uses 1,280)."""
+
+
+def time_to_goal(checkpoints: Sequence[dict], goal: float = L1_GOAL) -> tuple[int | None, float | None]:
+    """Trajectories and seconds at the first checkpoint whose exact L1 is <= ``goal`` (None, None if none is)."""
+    for c in checkpoints:
+        if c["l1"] <= goal:
+            return c["trajectories"], c["seconds"]
+    return None, None
+
+
+def dag_rows(python: str | None, quick: bool, seeds: int, budget: int | None) -> tuple[list[list], dict]:
+    """IPS-GRPO with path counts vs torchgfn TB (learned / uniform P_B), all on the HyperGrid DAG."""
+    rows, curves = [], {}
+    grids = [(2, 8)] if quick else list(DAG_BUDGETS)
+    for ndim, height in grids:
+        total = 1_280 if quick else (budget or DAG_BUDGETS[(ndim, height)])
+        evals = 2 if quick else 16
+        checkpoints = [total * (i + 1) // evals for i in range(evals)]
+        runs: dict[str, list[list[dict]]] = {}
+        label = "ips-rl IPS-GRPO (path counts)"
+        for seed in range(seeds):
+            run = train_tracked(label, IPSGRPO, "IPS/HyperGrid-v0", total, evals=evals,
+                                env_kwargs={"ndim": ndim, "height": height}, seed=seed, group_size=16, n_groups=8,
+                                policy_kwargs=NET)
+            assert run.model.ips_estimator == "paths"
+            runs.setdefault(label, []).append([{"trajectories": c.trajectories, "seconds": c.seconds,
+                                                "l1": c.report["l1"]} for c in run.history])
+            print(f"{ndim}D {label} seed {seed}: L1 {runs[label][-1][-1]['l1']:.3g}", flush=True)
+        if python:
+            for pb in ("learned", "uniform"):
+                tb_label = f"torchgfn TB ({pb} P_B)"
+                for seed in range(seeds):
+                    res = run_side(python, "tb", "--ndim", str(ndim), "--height", str(height), "--batch", "128",
+                                   "--seed", str(seed), "--pb", pb, "--checkpoints", *map(str, checkpoints))
+                    runs.setdefault(tb_label, []).append(res["checkpoints"])
+                    print(f"{ndim}D {tb_label} seed {seed}: L1 {res['checkpoints'][-1]['l1']:.3g}", flush=True)
+        for name, per_seed in runs.items():
+            hits = [time_to_goal(points) for points in per_seed]
+            reached = [h for h in hits if h[0] is not None]
+            final = [points[-1]["l1"] for points in per_seed]
+            traj = f"{np.mean([h[0] for h in reached]):,.0f}" if reached else f"> {total:,}"
+            secs = f"{np.mean([h[1] for h in reached]):.1f}" if reached else "—"
+            rows.append([f"{ndim}D H={height}", name, f"{len(reached)}/{len(per_seed)}", traj, secs,
+                         f"{np.mean(final):.2g} ± {np.std(final):.2g}", f"{total:,}"])
+            curves[f"{ndim}D {name}"] = ([c["trajectories"] for c in per_seed[0]],
+                                         [float(np.mean([p[i]["l1"] for p in per_seed])) for i in range(evals)])
+            print(" | ".join(map(str, rows[-1])), flush=True)
+    return rows, curves
+
+
+def dag_main(args, python: str | None, seeds: int) -> int:
+    rows, curves = dag_rows(python, args.quick, seeds, args.trajectories)
+    plots.plot_curves(curves, figures_dir() / "torchgfn_hypergrid_dag_l1.png", "trajectories",
+                      "exact sum-L1 to target", "HyperGrid DAG: IPS-GRPO (path counts) vs torchgfn TB", logy=True)
+    header = ["grid", "method", f"seeds reaching L1 <= {L1_GOAL:g}", "trajectories to it (mean of those)",
+              "training s to it", "exact L1 at the end", "budget (trajectories)"]
+    body = table(header, rows)
+    body += ("\n\nBoth sides on the same grid DAG (no canonical order), batch 128, MLP 2x256, 16 checkpoints per run. "
+             "IPS-GRPO: group_size 16 x 8 groups, path-count propensities and its defaults (lr 1e-3 falling "
+             "linearly to 0 over the budget). torchgfn TB: Adam 1e-3, log Z lr 0.1. Seconds are training time "
+             "only (no evaluation), on a shared 2-core machine. Figure: figures/torchgfn_hypergrid_dag_l1.png")
+    return report.finish("ips-rl vs torchgfn on the HyperGrid DAG: trajectories and seconds to exact L1 <= 1e-3",
+                         body, args.no_write, seeds, quick=args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = report.parser(__doc__)
     parser.add_argument("--torchgfn-python", default=None, help="interpreter with torchgfn 2.4.1 installed ('none': ips-rl side only)")
+    parser.add_argument("--part", choices=["all", "dag"], default="all",
+                        help="all: throughput, TB per iteration and the canonical-order L1 runs; dag: part 4 only")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
     python = torchgfn_python(args.torchgfn_python)
     if python is None:
         print("torchgfn interpreter not found (make torchgfn-venv); reporting the ips-rl side only", file=sys.stderr)
+    if args.part == "dag":
+        return dag_main(args, python, seeds)
     env = env_rows(python, args.quick, seeds)
     train, header, curves = training_rows(python, args.quick, seeds)
     plots.plot_curves(curves, figures_dir() / "torchgfn_hypergrid_l1.png", "trajectories",

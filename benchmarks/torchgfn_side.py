@@ -6,6 +6,7 @@ the one JSON line it prints. It imports only torch, numpy and gfn, never ips-rl.
 
     python benchmarks/torchgfn_side.py env --ndim 2 --height 8 --batch 256 --seconds 3
     python benchmarks/torchgfn_side.py tb --ndim 2 --height 8 --batch 128 --checkpoints 32000 51200 --seed 0
+    python benchmarks/torchgfn_side.py tb --pb uniform ...   # P_B fixed to uniform over parents (no P_B network)
 """
 
 from __future__ import annotations
@@ -67,19 +68,23 @@ def exact_terminal_distribution(env, pf_module, preprocessor, ndim: int, height:
 
 
 def tb_training(ndim: int, height: int, batch: int, checkpoints: list[int], seed: int, lr: float,
-                lr_logz: float) -> dict:
-    """torchgfn TB (MLP 2x256 for P_F and P_B, learned log Z): exact sum-L1 and seconds at each checkpoint."""
+                lr_logz: float, pb: str = "learned") -> dict:
+    """torchgfn TB (MLP 2x256 for P_F, learned log Z; P_B an MLP 2x256 or uniform over parents):
+    exact sum-L1 and seconds at each checkpoint."""
     from gfn.estimators import DiscretePolicyEstimator
     from gfn.gflownet import TBGFlowNet
     from gfn.preprocessors import KHotPreprocessor
-    from gfn.utils.modules import MLP
+    from gfn.utils.modules import MLP, DiscreteUniform
 
     torch.manual_seed(seed)
     np.random.seed(seed)
     env = make_env(ndim, height)
     pre = KHotPreprocessor(height=height, ndim=ndim)
     pf_module = MLP(input_dim=pre.output_dim, output_dim=env.n_actions, hidden_dim=256, n_hidden_layers=2)
-    pb_module = MLP(input_dim=pre.output_dim, output_dim=env.n_actions - 1, hidden_dim=256, n_hidden_layers=2)
+    if pb == "uniform":
+        pb_module = DiscreteUniform(output_dim=env.n_actions - 1)
+    else:
+        pb_module = MLP(input_dim=pre.output_dim, output_dim=env.n_actions - 1, hidden_dim=256, n_hidden_layers=2)
     pf = DiscretePolicyEstimator(pf_module, env.n_actions, preprocessor=pre, is_backward=False)
     pb = DiscretePolicyEstimator(pb_module, env.n_actions, preprocessor=pre, is_backward=True)
     gfn = TBGFlowNet(pf=pf, pb=pb, init_logZ=0.0)
@@ -116,6 +121,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-logz", type=float, default=0.1)
+    parser.add_argument("--pb", choices=["learned", "uniform"], default="learned", help="backward policy of TB")
     args = parser.parse_args()
     torch.set_num_threads(1)
     import gfn
@@ -123,7 +129,8 @@ def main() -> None:
     if args.mode == "env":
         result = env_throughput(args.ndim, args.height, args.batch, args.seconds, args.seed)
     else:
-        result = tb_training(args.ndim, args.height, args.batch, args.checkpoints, args.seed, args.lr, args.lr_logz)
+        result = tb_training(args.ndim, args.height, args.batch, args.checkpoints, args.seed, args.lr, args.lr_logz,
+                             args.pb)
     print(json.dumps({"torchgfn": getattr(gfn, "__version__", "?"), **result}))
 
 

@@ -32,10 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", type=_json, default=None, help="JSON task dict to train on (default: task family)")
     train.add_argument("--group-size", type=int, default=16)
     train.add_argument("--n-groups", type=int, default=8)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="default: 1e-3, falling linearly to 0 with the paths / exact / trajectory estimators")
     train.add_argument("--ips-alpha", type=float, default=None, help="default 1 (ips-grpo) / 0 (grpo)")
     train.add_argument("--ips-eps", type=float, default=None)
-    train.add_argument("--ips-estimator", default="count", choices=["count", "paths", "exact", "trajectory"])
+    train.add_argument("--ips-estimator", default=None, choices=["count", "paths", "exact", "trajectory"],
+                       help="default: paths where the env reports path counts, else count")
     train.add_argument("--advantage-norm", default=None, choices=["group", "batch", "none"],
                        help="default: group with the count estimator, none with the exact one")
     train.add_argument("--ent-coef", type=float, default=0.0)

@@ -165,3 +165,43 @@ def test_paths_estimator_fixed_point_is_the_reward_proportional_target_exactly(e
     if env == "path multiplicity":
         mass_a = sum(p for _, o, _, _, p in trajs_t if o == "A")
         assert mass_a == pytest.approx(35 / 42, abs=1e-12)
+
+
+# ------------------------------------------------------------------ defaults
+def test_defaults_pick_path_counts_where_the_env_reports_them():
+    from stable_baselines3.common.utils import LinearSchedule
+
+    from ips_agents import GRPO
+
+    model = IPSGRPO("MlpPolicy", "IPS/CausalDAG-v0")
+    assert (model.ips_estimator, model.ips_eps, model.advantage_norm) == ("paths", 1e-6, "none")
+    assert isinstance(model.learning_rate, LinearSchedule)
+    assert model.lr_schedule(1.0) == pytest.approx(3e-3) and model.lr_schedule(0.0) == 0.0
+    # no path counts (SMILES): the count estimator with its own defaults and a constant learning rate
+    smiles = IPSGRPO("MlpPolicy", "IPS/SMILES-v0", **SMALL)
+    assert (smiles.ips_estimator, smiles.ips_eps, smiles.advantage_norm, smiles.learning_rate) == (
+        "count", 0.01, "group", 1e-3)
+    # GRPO does not reweight: group-std advantages and a constant learning rate, as before
+    grpo = GRPO("MlpPolicy", "IPS/CausalDAG-v0", **SMALL)
+    assert (grpo.advantage_norm, grpo.learning_rate) == ("group", 1e-3)
+    # explicit arguments win
+    own = IPSGRPO("MlpPolicy", "IPS/CausalDAG-v0", ips_estimator="count", learning_rate=3e-4, **SMALL)
+    assert (own.ips_estimator, own.ips_eps, own.advantage_norm, own.learning_rate) == ("count", 0.01, "group", 3e-4)
+
+
+def test_defaults_reach_the_uniform_target_on_a_boolean_depth_one_task():
+    import gymnasium as gym
+
+    from ips_agents.evaluation import exact_outcome_distribution, outcome_report
+
+    env = gym.make("IPS/BooleanExpr-v0", max_depth=1)
+    kernel = env.unwrapped.kernel
+    task = next(t for t in kernel.task_table() if len(kernel.outcome_rewards(t)) == 4)
+    env.reset(options={"task": task})
+    model = IPSGRPO("MlpPolicy", "IPS/BooleanExpr-v0", env_kwargs={"max_depth": 1, "task": task}, seed=0)
+    assert model.ips_estimator == "paths"
+    model.learn(6_000)
+    dist = exact_outcome_distribution(model, env, task)
+    target = env.unwrapped.target_distribution()
+    assert set(target) == {"x", "y", "AND(x,y)", "OR(x,y)"}  # 3, 3, 2 and 2 paths: equal outcome mass anyway
+    assert outcome_report(dist, target)["tv"] < 0.05
