@@ -154,3 +154,60 @@ def test_kernels_without_path_counts_say_so(monkeypatch):
     kernel = BooleanExprKernel(variables=["p", "q"], operators=["OR", "NOT"], max_depth=3)
     assert not kernel.has_path_counts and not kernel.counts_paths
     boolean_expr._expression_space.cache_clear()
+
+
+@pytest.mark.parametrize("env_id,kwargs", [("IPS/CausalDAG-v0", {"n_nodes": 3}), ("IPS/BooleanExpr-v0", {}),
+                                           ("IPS/Voxel3D-v0", {"grid": 2, "height": 2}),
+                                           ("IPS/PathMultiplicity-v0", {}),
+                                           ("IPS/HyperGrid-v0", {"ndim": 2, "height": 5}),
+                                           ("IPS/HyperGrid-v0", {"canonical_order": True})])
+def test_info_path_count_single_and_vector(env_id, kwargs):
+    n = 64
+    envs = gym.make_vec(env_id, num_envs=n, **kwargs)
+    single = gym.make(env_id, **kwargs)
+    kernel = envs.unwrapped.kernel
+    rng = np.random.default_rng(1)
+    task = single.unwrapped.sample_task(1)
+    _, info = envs.reset(seed=1, options={"task": task})  # one task: one brute-force count below
+    assert np.all(info["path_count"] == 0)
+    ended = np.zeros(n, dtype=bool)
+    seen = 0
+    while not ended.all():
+        actions = random_legal(rng, info["action_mask"])
+        _, _, term, _, info = envs.step(actions)
+        now = term & ~ended
+        assert np.all(np.asarray(info["path_count"])[~term] == 0)  # 0 on every step before termination
+        for i in np.flatnonzero(now):
+            # the count of the outcome, from the brute-force DFS of its task
+            key = info["outcome"][i]
+            assert int(info["path_count"][i]) == _brute_count(kernel, task, key)
+            seen += 1
+        ended |= term
+    assert seen == n
+    # single env: a Python int at termination, 0 before it and 0 after an invalid action
+    _, info = single.reset(seed=2, options={"task": task})
+    assert info["path_count"] == 0
+    done = False
+    while not done:
+        _, _, done, _, info = single.step(int(np.flatnonzero(info["action_mask"])[0]))
+    assert isinstance(info["path_count"], int) and info["path_count"] >= 1
+    kernel = single.unwrapped.kernel
+    assert info["path_count"] == _brute_count(kernel, task, info["outcome"])
+    _, info = single.reset(seed=3)
+    masked = np.flatnonzero(~info["action_mask"])
+    if len(masked):
+        _, _, done, _, info = single.step(int(masked[0]))
+        assert done and info["invalid_action"] and info["path_count"] == 0
+
+
+_BRUTE: dict = {}
+
+
+def _brute_count(kernel, task, key) -> int:
+    """Brute-force path count of ``key`` under ``task`` (cached per kernel and task)."""
+    import json
+
+    cache_key = (id(kernel), json.dumps(task, sort_keys=True))
+    if cache_key not in _BRUTE:
+        _BRUTE[cache_key] = count_paths(kernel, task)
+    return _BRUTE[cache_key][key]

@@ -24,6 +24,7 @@ def pending_info(n: int) -> dict[str, np.ndarray]:
         "outcome": np.full(n, PENDING_OUTCOME, dtype=object),
         "valid": np.zeros(n, dtype=bool),
         "invalid_action": np.zeros(n, dtype=bool),
+        "path_count": np.zeros(n, dtype=np.int64),
     }
 
 
@@ -99,10 +100,16 @@ class KernelFace:
         info = pending_info(len(ended))
         finished = np.flatnonzero(ended)
         if len(finished):
-            keys, rew, ok = self.kernel.outcomes(take(state, finished))
+            done = take(state, finished)
+            keys, rew, ok = self.kernel.outcomes(done)
             info["outcome"][finished] = keys
             info["valid"][finished] = ok
             rewards[finished] = rew
+            if self.kernel.counts_paths:  # construction paths of each outcome (0 for invalid-action endings)
+                counts = self.kernel.path_counts(done)
+                if counts.dtype == object and max(counts) >= 2**63:  # beyond int64: exact Python ints
+                    info["path_count"] = info["path_count"].astype(object)
+                info["path_count"][finished] = counts
         bad = np.flatnonzero(illegal)
         info["outcome"][bad] = INVALID_OUTCOME
         info["invalid_action"][bad] = True
