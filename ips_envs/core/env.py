@@ -26,7 +26,9 @@ class ConstructionEnv(KernelFace, gym.Env):
     * the info dict has the same keys on reset and every step: ``action_mask``, ``outcome`` (str),
       ``valid`` (bool) and ``invalid_action`` (bool). Before termination ``outcome`` is
       :data:`~ips_envs.core.kernel.PENDING_OUTCOME` and the flags are False; at termination ``outcome`` is
-      the canonical outcome key and ``valid`` says whether it is a valid object;
+      the canonical outcome key and ``valid`` says whether it is a valid object; ``path_count`` (int) is 0
+      before termination and, at termination, the number of construction paths (action sequences the masks
+      allow) that end in the outcome (0 after an invalid action; IPS-GRPO's ``ips_estimator="paths"`` uses it);
     * rewards are terminal only;
     * a masked-out action ends the episode with reward 0, ``info["outcome"] = INVALID_OUTCOME``,
       ``info["valid"] = False`` and ``info["invalid_action"] = True`` (or raises ValueError when

@@ -56,7 +56,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
     ``infos`` follow Gymnasium's vector convention: ``infos[k]`` is an array over copies and
     ``infos["_k"]`` a bool mask of the copies where ``k`` is set. Every step sets every key on every copy:
     ``action_mask``, ``outcome`` (object array of str; ``PENDING_OUTCOME`` until the episode ends),
-    ``valid`` and ``invalid_action`` (see :class:`~ips_envs.core.env.ConstructionEnv`); a reset sets them on
+    ``valid``, ``invalid_action`` and ``path_count`` (see :class:`~ips_envs.core.env.ConstructionEnv`); a reset sets them on
     the copies it resets. Copies whose episode has ended have a mask with only ``ENDED_ACTION`` legal.
 
     :meth:`call`, :meth:`get_attr` and :meth:`set_attr` work as on ``SyncVectorEnv``: ``call(name)`` gives
