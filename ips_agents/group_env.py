@@ -94,7 +94,14 @@ class GroupEnv:
         None for other envs (known only once an episode ends with or without ``info["path_count"]``)."""
         if self.kind == "ips":
             return bool(self.env.unwrapped.kernel.counts_paths)
-        return True if self.unique_paths else None
+        if self.unique_paths:
+            return True
+        try:  # copies of ips_envs single envs inside an SB3 VecEnv or a Gymnasium SyncVectorEnv
+            kernels = self.env.get_attr("kernel")
+        except (AttributeError, TypeError):
+            return None
+        counts = [getattr(k, "counts_paths", None) for k in kernels]
+        return bool(all(counts)) if all(c is not None for c in counts) else None
 
     def sample_tasks(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]] | None:
         """``n`` tasks from the env's task distribution, or None when the env cannot sample tasks."""

@@ -205,3 +205,20 @@ def test_defaults_reach_the_uniform_target_on_a_boolean_depth_one_task():
     target = env.unwrapped.target_distribution()
     assert set(target) == {"x", "y", "AND(x,y)", "OR(x,y)"}  # 3, 3, 2 and 2 paths: equal outcome mass anyway
     assert outcome_report(dist, target)["tv"] < 0.05
+
+
+def test_path_counts_reach_the_estimator_through_sb3_and_sync_vector_envs():
+    import gymnasium as gym
+    from math import factorial
+
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    for env in (DummyVecEnv([lambda: gym.make("IPS/CausalDAG-v0") for _ in range(8)]),
+                gym.make_vec("IPS/CausalDAG-v0", num_envs=8, vectorization_mode="sync")):
+        model = IPSGRPO("MlpPolicy", env, group_size=4, policy_kwargs={"net_arch": [16]}, seed=0)
+        assert model.ips_estimator == "paths" and model.group_env.path_counts
+        batch = model.collect_batch()
+        assert batch is not None
+        # a DAG with m edges has m! paths, m = the number of "->" in its key
+        edges = [key.count("->") for key in batch.outcomes]
+        np.testing.assert_array_equal(batch.path_counts, [factorial(m) for m in edges])
