@@ -112,10 +112,12 @@ class IPSGRPO(BaseAlgorithm):
       HyperGrid, PathMultiplicity, CausalDAG, Voxel3D, BooleanExpr, with or without canonical order), else
       ``"count"`` (e.g. SMILES, or your own env). The count estimate is at least ``1/G`` for every sampled
       outcome, so outcomes with probability below ``1/G`` under the current policy cannot be told from common
-      ones and the first ones found take the mass: on held-out causal 4-node tasks with 12 admissible DAGs the
-      count estimator at its defaults found 8-12 of the 12 (exact TV 0.17-0.33) where path counts find all 12
-      (TV 0.005; ``benchmarks/defaults.py``). ``n(o) p(tau)`` has the reward-proportional fixed point whatever
-      the number of paths per outcome (derivation in :mod:`ips_agents.ips`).
+      ones and the first ones found take the mass. At ``learn(100_000)``, one policy per task
+      (``benchmarks/defaults.py``): causal 4-node tasks with 12 admissible DAGs, the count estimator finds 8 of
+      12 on each of 3 tasks (exact TV 0.33) and path counts all 12 (TV 0.002-0.004, E[RR@5|H|] 0.995 = the
+      perfect sampler's); Boolean x,y depth-2 tasks, 9/12, 9/12, 5/8 (TV 0.25-0.39) against all (TV
+      0.013-0.019, at the ceiling). ``n(o) p(tau)`` has the reward-proportional fixed point whatever the
+      number of paths per outcome (derivation in :mod:`ips_agents.ips`).
     * ``ips_eps``: 1e-6 with the probability-based estimators (only an underflow guard: a larger floor caps
       exactly the weights of the rare outcomes), 0.01 with the count estimator (the best cell of
       ``benchmarks/ablation.py``, G = 64 with eps = 0.01; for ``G <= 100`` the floor is then never active).
