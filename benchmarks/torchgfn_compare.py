@@ -170,10 +170,11 @@ def time_to_goal(checkpoints: Sequence[dict], goal: float = L1_GOAL) -> tuple[in
     return None, None
 
 
-def dag_rows(python: str | None, quick: bool, seeds: int, budget: int | None) -> tuple[list[list], dict]:
+def dag_rows(python: str | None, quick: bool, seeds: int, budget: int | None,
+             grids: Sequence[tuple[int, int]] | None = None) -> tuple[list[list], dict]:
     """IPS-GRPO with path counts vs torchgfn TB (learned / uniform P_B), all on the HyperGrid DAG."""
     rows, curves = [], {}
-    grids = [(2, 8)] if quick else list(DAG_BUDGETS)
+    grids = [(2, 8)] if quick else list(grids or DAG_BUDGETS)
     for ndim, height in grids:
         total = 1_280 if quick else (budget or DAG_BUDGETS[(ndim, height)])
         evals = 2 if quick else 16
@@ -211,7 +212,8 @@ def dag_rows(python: str | None, quick: bool, seeds: int, budget: int | None) ->
 
 
 def dag_main(args, python: str | None, seeds: int) -> int:
-    rows, curves = dag_rows(python, args.quick, seeds, args.trajectories)
+    grids = [tuple(int(v) for v in g.split("x")) for g in args.grids] if args.grids else None
+    rows, curves = dag_rows(python, args.quick, seeds, args.trajectories, grids)
     plots.plot_curves(curves, figures_dir() / "torchgfn_hypergrid_dag_l1.png", "trajectories",
                       "exact sum-L1 to target", "HyperGrid DAG: IPS-GRPO (path counts) vs torchgfn TB", logy=True)
     header = ["grid", "method", f"seeds reaching L1 <= {L1_GOAL:g}", "trajectories to it (mean of those)",
@@ -230,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--torchgfn-python", default=None, help="interpreter with torchgfn 2.4.1 installed ('none': ips-rl side only)")
     parser.add_argument("--part", choices=["all", "dag"], default="all",
                         help="all: throughput, TB per iteration and the canonical-order L1 runs; dag: part 4 only")
+    parser.add_argument("--grids", nargs="*", default=None, choices=["2x8", "4x8"],
+                        help="--part dag: grids as NDIMxHEIGHT (default: both)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
     python = torchgfn_python(args.torchgfn_python)
