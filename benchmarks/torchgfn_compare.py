@@ -19,7 +19,7 @@ are the same R(x)/Z over all H^ndim cells (exit is legal everywhere in both).
 
 4. ``--part dag``: the same DAG on both sides. IPS-GRPO on the grid without canonical order, with path-count
    propensities (``n(x) p(tau)``, ``n(x)`` the multinomial number of move orders to the cell; its defaults:
-   lr 1e-3 falling linearly to 0 over the run), against torchgfn TB with a learned P_B and with P_B fixed to
+   lr 3e-3 falling linearly to 0 over the run), against torchgfn TB with a learned P_B and with P_B fixed to
    uniform over parents, batch 128 on every side, on 2D and 4D H=8: the trajectories and training seconds to
    the first checkpoint with exact L1 <= 1e-3, and the L1 at the end of the budget.
 
@@ -220,7 +220,7 @@ def dag_main(args, python: str | None, seeds: int) -> int:
               "training s to it", "exact L1 at the end", "budget (trajectories)"]
     body = table(header, rows)
     body += ("\n\nBoth sides on the same grid DAG (no canonical order), batch 128, MLP 2x256, 16 checkpoints per run. "
-             "IPS-GRPO: group_size 16 x 8 groups, path-count propensities and its defaults (lr 1e-3 falling "
+             "IPS-GRPO: group_size 16 x 8 groups, path-count propensities and its defaults (lr 3e-3 falling "
              "linearly to 0 over the budget). torchgfn TB: Adam 1e-3, log Z lr 0.1. Seconds are training time "
              "only (no evaluation), on a shared 2-core machine. Figure: figures/torchgfn_hypergrid_dag_l1.png")
     return report.finish("ips-rl vs torchgfn on the HyperGrid DAG: trajectories and seconds to exact L1 <= 1e-3",
