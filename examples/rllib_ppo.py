@@ -48,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     iterations = 2 if args.quick else args.iterations
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": always start a private Ray instance (never attach to a cluster already running here)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     register_env("ips-causal-masked", make_env)
     config = (
         PPOConfig()
