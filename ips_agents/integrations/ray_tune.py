@@ -103,8 +103,8 @@ def _init_ray(options: RayOptions, units: Sequence[Unit]) -> bool:
     if ray.is_initialized():
         return False
     env_vars = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}  # units see the driver's working directory
-    if options.address is None:
-        ray.init(num_cpus=options.num_cpus or os.cpu_count(), include_dashboard=False,
+    if options.address is None:  # a new local Ray, even when a `ray start` cluster runs on this machine
+        ray.init(address="local", num_cpus=options.num_cpus or os.cpu_count(), include_dashboard=False,
                  logging_level=logging.WARNING, runtime_env={"env_vars": env_vars})
     else:
         ray.init(address=options.address, logging_level=logging.WARNING,
