@@ -51,13 +51,15 @@ def load_line() -> str:
 
 
 def commit() -> str:
-    """The current git commit (short), with '+dirty' when the tree has uncommitted changes."""
+    """The current git commit (short), with '+dirty' when tracked code has uncommitted changes (the results
+    this package writes, RESULTS.md and figures/, do not count: a run writing them must not mark the next)."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/RESULTS.md", ":(exclude)benchmarks/figures"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
