@@ -19,6 +19,7 @@ from ips_agents import plots
 from ips_agents.evaluation import recovery_curve, sample_outcomes
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tracking import TrackedRun, train_tracked
+from ips_envs.core.validation import check_float, check_int
 
 NET = {"net_arch": [128, 128]}
 
@@ -51,13 +52,18 @@ def _print_table(runs: dict[str, TrackedRun], keys: list[str]) -> None:
 
 
 def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
-    """Run the three comparisons, print tables and write PNGs to ``out``; returns a process exit code."""
+    """Run the three comparisons, print tables and write PNGs to ``out``; returns a process exit code.
+
+    ``scale`` (> 0) multiplies every training budget; each run trains at least one batch.
+    """
+    scale = check_float("scale", scale, 0.0, low_open=True)
+    seed = check_int("seed", seed, 0)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     print("\n[1/3] PathMultiplicity: A has 35 paths, B has 7, equal reward (target 50/50)")
-    runs = _pair("IPS/PathMultiplicity-v0", int(30_000 * scale), seed, group_size=16, n_groups=8)
+    runs = _pair("IPS/PathMultiplicity-v0", max(1, int(30_000 * scale)), seed, group_size=16, n_groups=8)
     for label, run in runs.items():
         d = run.final.dist
         print(f"  {label:9s} exact P(A) = {d.get('A', 0):.3f}   P(B) = {d.get('B', 0):.3f}")
@@ -72,7 +78,7 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
     env.reset(seed=seed)
     admissible = env.unwrapped.admissible_outcomes()
     print(f"  task: {task['observations']}  |admissible| = {len(admissible)}")
-    runs = _pair("IPS/CausalDAG-v0", int(60_000 * scale), seed, task=task, group_size=16, n_groups=8)
+    runs = _pair("IPS/CausalDAG-v0", max(1, int(60_000 * scale)), seed, task=task, group_size=16, n_groups=8)
     n_samples = 10 * len(admissible)
     curves = {}
     for label, run in runs.items():
@@ -89,10 +95,10 @@ def run_demo(out: str = "demo_out", scale: float = 1.0, seed: int = 0) -> int:
     kwargs = {"ndim": 2, "height": 8, "canonical_order": True}
     decay = LinearSchedule(1e-3, 0.0, 1.0)  # learning rate 1e-3 falling linearly to 0 over the run
     runs = {
-        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", int(51_200 * scale), evals=10,
+        "IPS-GRPO": train_tracked("IPS-GRPO", IPSGRPO, "IPS/HyperGrid-v0", max(1, int(51_200 * scale)), evals=10,
                                   env_kwargs=kwargs, seed=seed, group_size=16, n_groups=8, learning_rate=decay,
                                   ips_estimator="exact", policy_kwargs={"net_arch": [256, 256]}),
-        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", int(51_200 * scale), evals=10, env_kwargs=kwargs,
+        "GRPO": train_tracked("GRPO", GRPO, "IPS/HyperGrid-v0", max(1, int(51_200 * scale)), evals=10, env_kwargs=kwargs,
                               seed=seed, group_size=16, n_groups=8, learning_rate=decay,
                               policy_kwargs={"net_arch": [256, 256]}),
     }

@@ -13,6 +13,7 @@ import torch as th
 import ips_envs
 import ips_envs.core.enumeration
 from ips_envs.core.kernel import INVALID_OUTCOME
+from ips_envs.core.validation import check_int
 
 
 def policy_probs_fn(model: Any):
@@ -44,10 +45,8 @@ def exact_outcome_distribution(model: Any, env: Any, task: Mapping[str, Any] | N
     ``env`` is an ``IPS/`` env or id (the task must be enumerable by dynamic programming).
     """
     base = _single_env(env)
-    if task is None:
-        if getattr(base, "_task", None) is None:
-            raise ValueError("pass task= or reset the env first")
-        task = base.task
+    if task is None and getattr(base, "_task", None) is None and getattr(base, "fixed_task", None) is None:
+        raise ValueError("the env has no task yet: pass task=, make the env with task=..., or reset it first")
     return ips_envs.exact_outcome_distribution(base, policy_probs_fn(model), task=task)
 
 
@@ -59,11 +58,16 @@ def sample_outcomes(
     seed: int | None = None,
     deterministic: bool = False,
     batch_size: int = 4096,
-) -> list[str]:
+    return_valid: bool = False,
+) -> list[str] | tuple[list[str], np.ndarray]:
     """``n`` outcome keys sampled from ``model`` on one task (batched through the env's vector face).
 
     ``env`` is an id or an ``IPS/`` env (its spec kwargs are reused); ``task`` defaults to the env's current task.
+    With ``return_valid=True`` the result is ``(outcomes, valid)``, ``valid`` the env's ``info["valid"]`` flag of
+    each episode (bool array): the only reliable validity (an invalid SMILES has an outcome key too).
     """
+    n = check_int("n", n, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
     if isinstance(env, str):
         env_id, kwargs = env, {}
     else:
@@ -76,6 +80,7 @@ def sample_outcomes(
     if seed is not None:
         th.manual_seed(seed)
     outcomes: list[str] = []
+    valid_parts: list[np.ndarray] = []
     try:
         while len(outcomes) < n:
             m = min(batch_size, n - len(outcomes))
@@ -85,6 +90,7 @@ def sample_outcomes(
             masks = info["action_mask"]
             done = np.zeros(m, dtype=bool)
             got = np.full(m, "", dtype=object)
+            ok = np.zeros(m, dtype=bool)
             while not done.all():
                 actions = masks.argmax(axis=1)
                 live = np.flatnonzero(~done)
@@ -93,14 +99,18 @@ def sample_outcomes(
                 obs, _, term, trunc, info = envs.step(actions)
                 ended = (term | trunc) & ~done
                 got[ended] = info["outcome"][ended]
+                ok[ended] = np.asarray(info["valid"], dtype=bool)[ended]
                 done |= term | trunc
                 masks = info["action_mask"]
             envs.close()
             outcomes.extend(got.tolist())
+            valid_parts.append(ok)
             seed = None if seed is None else seed + m
     finally:
         if seed is not None:
             th.random.set_rng_state(torch_state)
+    if return_valid:
+        return outcomes, np.concatenate(valid_parts) if valid_parts else np.zeros(0, dtype=bool)
     return outcomes
 
 

@@ -9,6 +9,8 @@ The contract a user's own env must meet (single Gymnasium env, Gymnasium vector 
   whose episode is running are used, so a finished copy's mask may be anything;
 * for ``ips_estimator="paths"`` only: ``info["path_count"]`` (int, the number of construction paths that end
   in the outcome) at termination, or ``unique_paths`` (then every count is 1);
+* optionally ``info["budget_exhausted"]`` (bool) at termination when the episode could not be scored because
+  a budgeted reward (an oracle) was spent: IPS-GRPO then stops training before updating on that batch;
 * a way to give each group one task instance: either ``reset(options={"tasks": [...]})`` (ips_envs vector
   envs) / ``VecEnv.set_options`` with ``{"task": ...}``, or an env that draws its task from the reset
   seed, in which case every member of a group is reset with the same seed.
@@ -76,6 +78,8 @@ class GroupEnv:
         mode = getattr(env, "metadata", {}).get("autoreset_mode") if self.kind != "sb3" else None
         self._manual_reset = mode == gym.vector.AutoresetMode.DISABLED
         self._ended = np.zeros(self.num_envs, dtype=bool)
+        self.budget_exhausted = False
+        """Set (and kept) once a finished episode reports ``info["budget_exhausted"]``: its oracle was spent."""
 
     # -------------------------------------------------------------- queries
     @property
@@ -161,6 +165,7 @@ class GroupEnv:
                     raise _outcome_error(int(i))
                 outcomes[i] = infos[i]["outcome"]
                 valid[i] = bool(infos[i].get("valid", rewards[i] > 0))
+                self.budget_exhausted |= bool(infos[i].get("budget_exhausted", False))
                 if "path_count" in infos[i]:
                     counts[i] = float(infos[i]["path_count"])
             dones = np.asarray(dones, bool)
@@ -186,6 +191,8 @@ class GroupEnv:
                 valid[done] = np.asarray(info["valid"], bool)[done]
             else:
                 valid[done] = np.asarray(rewards)[done] > 0
+            if "budget_exhausted" in info:
+                self.budget_exhausted |= bool(np.asarray(info["budget_exhausted"], bool)[done].any())
             if "path_count" in info:
                 has = done & np.asarray(info.get("_path_count", done), bool)
                 counts[has] = np.asarray(np.asarray(info["path_count"])[has], dtype=np.float64)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import pickle
 import time
+import warnings
+import zipfile
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -20,10 +23,11 @@ from stable_baselines3.common.type_aliases import MaybeCallback, Schedule
 from stable_baselines3.common.utils import LinearSchedule, configure_logger, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
-from ips_agents import ips
+from ips_agents import checkpoint, ips
 from ips_agents.group_env import GroupEnv, index_obs
 from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy
 from ips_agents.rollout import GroupBatch, collect_groups
+from ips_envs.core.validation import check_float, check_int
 
 SelfIPSGRPO = TypeVar("SelfIPSGRPO", bound="IPSGRPO")
 ESTIMATORS = tuple(ips.ESTIMATORS)
@@ -235,14 +239,15 @@ class IPSGRPO(BaseAlgorithm):
         self.ent_coef = ent_coef
         self.kl_coef = kl_coef
         self.max_grad_norm = max_grad_norm
-        self.tasks = None if tasks is None else [dict(t) for t in tasks]
-        if torch_threads is not None and (isinstance(torch_threads, bool) or not isinstance(torch_threads, int)
-                                          or torch_threads < 1):
-            raise ValueError(f"torch_threads must be a positive integer or None, got {torch_threads!r}")
-        self.torch_threads = torch_threads
+        self.tasks = self._task_list(tasks)
+        self.torch_threads = None if torch_threads is None else check_int("torch_threads", torch_threads, 1)
         self._validate()
         self.group_env: GroupEnv | None = None
         self.num_trajectories = 0
+        self.skipped_batches = 0
+        """Batches not trained on because a reward or an advantage was not finite (also logged)."""
+        self.skipped_updates = 0
+        """Gradient steps not taken because the loss or the gradient norm was not finite (also logged)."""
         if env is not None:
             self.set_env(env, env_kwargs=env_kwargs)
         if _init_setup_model:
@@ -252,32 +257,58 @@ class IPSGRPO(BaseAlgorithm):
 
     # ----------------------------------------------------------- arguments
     def _validate(self) -> None:
-        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int | np.integer) \
-                or self.group_size < 2:
-            raise ValueError(f"group_size must be an integer >= 2 (group-relative advantages), got {self.group_size!r}")
-        if self.n_groups is not None and (not isinstance(self.n_groups, int | np.integer) or self.n_groups < 1):
-            raise ValueError(f"n_groups must be a positive integer, got {self.n_groups!r}")
-        if not 0.0 <= float(self.ips_alpha) <= 1.0:
-            raise ValueError(f"ips_alpha must be in [0, 1], got {self.ips_alpha!r}")
+        self.group_size = check_int("group_size", self.group_size, 2)  # >= 2: group-relative advantages
+        if self.n_groups is not None:
+            self.n_groups = check_int("n_groups", self.n_groups, 1)
+        self.ips_alpha = check_float("ips_alpha", self.ips_alpha, 0.0, 1.0)
         if self.ips_estimator is not None:
             self._resolve_defaults(self.ips_estimator)
-        if self.ips_eps is not None and not 0.0 < float(self.ips_eps) <= 1.0:
-            raise ValueError(f"ips_eps must be in (0, 1], got {self.ips_eps!r}")
+        if self.ips_eps is not None:
+            self.ips_eps = check_float("ips_eps", self.ips_eps, 0.0, 1.0, low_open=True)
         if self.advantage_norm is not None and self.advantage_norm not in ips.ADVANTAGE_NORMS:
             raise ValueError(f"advantage_norm must be one of {list(ips.ADVANTAGE_NORMS)}, got {self.advantage_norm!r}")
-        if not float(self.clip_range) > 0:
-            raise ValueError(f"clip_range must be > 0, got {self.clip_range!r}")
-        if not isinstance(self.n_epochs, int | np.integer) or self.n_epochs < 1:
-            raise ValueError(f"n_epochs must be a positive integer, got {self.n_epochs!r}")
-        if self.minibatch_size is not None and (not isinstance(self.minibatch_size, int) or self.minibatch_size < 1):
-            raise ValueError(f"minibatch_size must be a positive integer or None, got {self.minibatch_size!r}")
-        for name in ("ent_coef", "kl_coef"):
-            if not float(getattr(self, name)) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.max_grad_norm is not None and not float(self.max_grad_norm) > 0:
-            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm!r}")
+        self.clip_range = check_float("clip_range", self.clip_range, 0.0, low_open=True)
+        self.n_epochs = check_int("n_epochs", self.n_epochs, 1)
+        if self.minibatch_size is not None:
+            self.minibatch_size = check_int("minibatch_size", self.minibatch_size, 1)
+        self.ent_coef = check_float("ent_coef", self.ent_coef, 0.0)
+        self.kl_coef = check_float("kl_coef", self.kl_coef, 0.0)
+        if self.max_grad_norm is not None:
+            self.max_grad_norm = check_float("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
+        if callable(self.learning_rate):
+            for progress in (1.0, 0.0):  # a schedule's start and end values
+                check_float(f"learning_rate({progress})", self.learning_rate(progress), 0.0)
+        else:
+            self.learning_rate = check_float("learning_rate", self.learning_rate, 0.0)
         if self.tasks is not None and len(self.tasks) == 0:
             raise ValueError("tasks must be a non-empty list of task dicts or None")
+
+    @staticmethod
+    def _task_list(tasks: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if tasks is None:
+            return None
+        if isinstance(tasks, Mapping | str) or not isinstance(tasks, Sequence):
+            raise ValueError(f"tasks must be a list of task dicts or None, got {type(tasks).__name__}: {tasks!r}")
+        for i, t in enumerate(tasks):
+            if not isinstance(t, Mapping):
+                raise ValueError(f"tasks[{i}] must be a task dict, got {type(t).__name__}: {t!r}")
+        return [dict(t) for t in tasks]
+
+    def _check_tasks(self, group_env: GroupEnv) -> None:
+        """Validate :attr:`tasks` against the env (so a bad task fails at construction, not in ``learn``)."""
+        if self.tasks is None:
+            return
+        if group_env.kind not in ("ips", "sb3"):
+            raise ValueError("a task list needs an ips_envs vector env or an SB3 VecEnv")
+        if group_env.kind == "ips":
+            kernel = group_env.env.unwrapped.kernel
+            checked = []
+            for i, t in enumerate(self.tasks):
+                try:
+                    checked.append(kernel.validate_task(t))
+                except ValueError as e:
+                    raise ValueError(f"tasks[{i}] is not a valid task: {e}") from None
+            self.tasks = checked
 
     def set_env(self, env: Any, force_reset: bool = True, env_kwargs: Mapping[str, Any] | None = None) -> None:
         """Attach an env (id, Gymnasium env / vector env or SB3 VecEnv) for training."""
@@ -295,6 +326,7 @@ class IPSGRPO(BaseAlgorithm):
         if self.ips_estimator is None:  # GRPO (ips_alpha = 0) keeps the count defaults: group-std advantages
             self._resolve_defaults("paths" if self.ips_alpha > 0 and group_env.path_counts else "count")
         self._check_estimator(group_env)
+        self._check_tasks(group_env)
         self.group_env = group_env
         self.observation_space = group_env.observation_space
         self.action_space = group_env.action_space
@@ -357,15 +389,50 @@ class IPSGRPO(BaseAlgorithm):
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "group_env", "_rng"]
 
+    def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:  # type: ignore[override]
+        """Save to a zip (SB3's format) with the class name and every random generator's state.
+
+        Refuses an empty path or a directory (ValueError). As in SB3, a path without a suffix gets ``.zip``.
+        """
+        path = checkpoint.check_save_path(path)
+        self.__dict__[checkpoint.ALGO_CLASS_KEY] = type(self).__name__
+        self.__dict__[checkpoint.RANDOM_STATE_KEY] = checkpoint.random_state(self._rng)
+        try:
+            super().save(path, exclude=exclude, include=include)
+        finally:
+            self.__dict__.pop(checkpoint.ALGO_CLASS_KEY, None)
+            self.__dict__.pop(checkpoint.RANDOM_STATE_KEY, None)
+
     @classmethod
     def load(cls, path: Any, env: Any = None, device: th.device | str = "auto", **kwargs: Any):  # type: ignore[override]
-        """Load a saved model; ``env`` (optional) is attached for further training."""
-        model = super().load(path, env=None, device=device, **kwargs)
+        """Load a saved model; ``env`` (optional) is attached for further training.
+
+        The zip must have been saved by this class (``GRPO.load`` of an IPSGRPO zip raises
+        :class:`~ips_agents.checkpoint.ModelClassMismatch`); a missing file raises FileNotFoundError naming it and
+        a truncated or corrupt one ValueError. The random generators (task / reset-seed generator, torch, numpy,
+        Python) are put back to their state at save time, so training continues exactly where it stopped.
+        """
+        path = checkpoint.resolve_load_path(path)
+        checkpoint.check_algo_class(checkpoint.read_saved_data(path), cls, path)
+        try:
+            model = super().load(path, env=None, device=device, **kwargs)
+        except (AssertionError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
+            raise ValueError(f"{str(path)!r} is not a readable model zip (truncated or corrupt?): "
+                             f"{type(e).__name__}: {e}") from None
+        model.__dict__.pop(checkpoint.ALGO_CLASS_KEY, None)
+        saved_state = model.__dict__.pop(checkpoint.RANDOM_STATE_KEY, None)
         if not hasattr(model, "_rng"):
             model._rng = np.random.default_rng(model.seed)
+        if saved_state is not None:
+            checkpoint.restore_random_state(saved_state, model._rng)
         if env is not None:
             model.set_env(env)
         return model
+
+    @property
+    def budget_exhausted(self) -> bool:
+        """True once the env reported an episode it could not score because its oracle budget was spent."""
+        return bool(self.group_env is not None and self.group_env.budget_exhausted)
 
     def get_env(self) -> None:  # type: ignore[override]
         """IPS-GRPO keeps its env in :attr:`group_env` (a :class:`GroupEnv`), not as an SB3 VecEnv."""
@@ -430,14 +497,14 @@ class IPSGRPO(BaseAlgorithm):
             group_tasks = self.group_env.sample_tasks(self._rng, self.n_groups)
         if group_tasks is None:
             return None, seeds
-        if self.group_env.kind not in ("ips", "sb3"):
-            raise ValueError("a task list needs an ips_envs vector env or an SB3 VecEnv")
         return [t for t in group_tasks for _ in range(self.group_size)], seeds
 
     def collect_batch(self, callback: BaseCallback | None = None) -> GroupBatch | None:
         """Roll out one batch of ``n_groups`` groups (None if a callback asked to stop)."""
         if self.group_env is None:
             raise ValueError("no env attached: pass env= or call set_env()")
+        if callback is not None:
+            callback.on_rollout_start()  # before the task draw: a checkpoint taken here is a clean batch boundary
         tasks, seeds = self._draw_tasks()
 
         def on_step(n_active: int) -> bool:
@@ -447,8 +514,6 @@ class IPSGRPO(BaseAlgorithm):
             callback.update_locals({"n_active": n_active})
             return callback.on_step()
 
-        if callback is not None:
-            callback.on_rollout_start()
         batch = collect_groups(self.policy, self.group_env, self.group_size, tasks, seeds, on_step=on_step)
         if callback is not None:
             callback.update_locals({"batch": batch})
@@ -479,7 +544,10 @@ class IPSGRPO(BaseAlgorithm):
         """Clipped policy-gradient epochs on one batch; returns the logged statistics."""
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
-        adv_traj = self.advantages(batch)
+        with np.errstate(all="ignore"):
+            adv_traj = self.advantages(batch)
+        if not (np.isfinite(batch.rewards).all() and np.isfinite(adv_traj).all()):
+            return self._skip_batch(batch, adv_traj)
         device = self.device
         obs_t = self.policy.batch_to_tensor(batch.obs)
         masks_t = th.as_tensor(batch.masks, device=device)
@@ -520,8 +588,15 @@ class IPSGRPO(BaseAlgorithm):
                     loss = loss + self.kl_coef * kl
                 self.policy.optimizer.zero_grad()
                 loss.backward()
-                if self.max_grad_norm is not None:
-                    th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                max_norm = th.inf if self.max_grad_norm is None else self.max_grad_norm
+                grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
+                if not (th.isfinite(loss) and th.isfinite(grad_norm)):
+                    self.policy.optimizer.zero_grad()  # never let a non-finite step reach the parameters
+                    self.skipped_updates += 1
+                    warnings.warn(f"skipped a gradient step with a non-finite loss ({loss.item()}) or gradient norm "
+                                  f"({grad_norm.item()}); {self.skipped_updates} skipped so far", RuntimeWarning,
+                                  stacklevel=2)
+                    continue
                 self.policy.optimizer.step()
                 with th.no_grad():
                     stats["loss"].append(loss.item())
@@ -531,7 +606,20 @@ class IPSGRPO(BaseAlgorithm):
                     stats["clip_fraction"].append(((ratio - 1).abs() > self.clip_range).float().mean().item())
                     stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
         self._n_updates += self.n_epochs
-        return {k: float(np.mean(v)) for k, v in stats.items()}
+        return {k: float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
+
+    def _skip_batch(self, batch: GroupBatch, advantages: np.ndarray) -> dict[str, float]:
+        """Count and report a batch whose rewards or advantages are not finite; the parameters are not touched."""
+        self.skipped_batches += 1
+        bad_r = int((~np.isfinite(batch.rewards)).sum())
+        bad_a = int((~np.isfinite(advantages)).sum())
+        warnings.warn(
+            f"skipped a batch with {bad_r} non-finite reward(s) and {bad_a} non-finite advantage(s) (e.g. a reward "
+            f"of inf / nan, or IPS scaling overflowing) before the update; {self.skipped_batches} skipped so far",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {k: float("nan") for k in ("loss", "pg_loss", "entropy", "kl", "clip_fraction", "approx_kl")}
 
     def _record(self, batch: GroupBatch, train_stats: Mapping[str, float], iteration: int) -> None:
         for r, length in zip(batch.rewards, batch.lengths, strict=True):
@@ -545,6 +633,8 @@ class IPSGRPO(BaseAlgorithm):
         self.logger.record("rollout/ep_len_mean", safe_mean([e["l"] for e in self.ep_info_buffer]))
         for k, v in train_stats.items():
             self.logger.record(f"train/{k}", v)
+        self.logger.record("train/skipped_batches", self.skipped_batches)
+        self.logger.record("train/skipped_updates", self.skipped_updates)
         self.logger.record("train/n_updates", self._n_updates)
         self.logger.record("time/iterations", iteration)
         self.logger.record("time/trajectories", self.num_trajectories)
@@ -563,7 +653,15 @@ class IPSGRPO(BaseAlgorithm):
         progress_bar: bool = False,
     ) -> SelfIPSGRPO:
         """Train until ``total_timesteps`` recorded transitions (whole batches; the last may overshoot), with torch
-        on ``torch_threads`` threads."""
+        on ``torch_threads`` threads.
+
+        ``total_timesteps`` is a positive integer (an integral float such as ``1e5`` is accepted, as in SB3).
+        Training also stops, before updating on it, at the first batch with an episode the env could not score
+        because its oracle budget was spent (``info["budget_exhausted"]``; see :attr:`budget_exhausted`).
+        """
+        if isinstance(total_timesteps, float) and total_timesteps.is_integer():
+            total_timesteps = int(total_timesteps)
+        total_timesteps = check_int("total_timesteps", total_timesteps, 1)
         with torch_threads(getattr(self, "torch_threads", None)):
             return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
@@ -579,6 +677,12 @@ class IPSGRPO(BaseAlgorithm):
             if batch is None:
                 break
             self.num_trajectories += batch.n_trajectories
+            if self.budget_exhausted:
+                self.logger.record("rollout/budget_exhausted", 1)
+                self.logger.dump(step=self.num_timesteps)
+                if self.verbose:
+                    print(f"oracle budget spent: training stopped after {self.num_trajectories:,} trajectories")
+                break
             iteration += 1
             self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
             stats = self.train_on_batch(batch)

@@ -45,6 +45,29 @@ def distinct_rows(x: th.Tensor) -> tuple[th.Tensor, th.Tensor] | None:
     return first, inverse
 
 
+def check_masks(masks: Any, n_obs: int, n_actions: int, vectorized: bool = True) -> np.ndarray:
+    """Bool masks ``[n_obs, n_actions]`` from ``masks`` (``(n_actions,)`` allowed for one observation).
+
+    Raises ValueError for a wrong shape, a non-boolean / non-integer dtype or a row with no legal action.
+    """
+    arr = np.asarray(masks)
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"action_masks must be a bool array, got dtype {arr.dtype}")
+    expected = [(n_obs, n_actions)] + ([] if vectorized else [(n_actions,)])
+    if arr.shape not in expected:
+        want = " or ".join(str(e) for e in expected)
+        raise ValueError(f"action_masks has shape {arr.shape}; expected {want} for {n_obs} observation(s) "
+                         f"and {n_actions} actions")
+    arr = arr.astype(bool).reshape(n_obs, n_actions)
+    empty = ~arr.any(axis=1)
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        where = f"row {row} of action_masks" if vectorized else "action_masks"
+        raise ValueError(f"{where} has no legal action (all False): there is nothing to predict for that "
+                         f"observation (an episode that has ended needs a reset)")
+    return arr
+
+
 class MaskedActorPolicy(BasePolicy):
     """Features extractor -> MLP (``net_arch``) -> action logits, sampled through a masked categorical.
 
@@ -238,11 +261,16 @@ class MaskedActorPolicy(BasePolicy):
         deterministic: bool = False,
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Like SB3's ``predict``, plus ``action_masks`` (bool, True = legal)."""
+        """Like SB3's ``predict``, plus ``action_masks`` (bool, True = legal).
+
+        ``action_masks`` has shape ``(n_actions,)`` for one observation and ``(n_obs, n_actions)`` for a batch;
+        a wrong shape, or a row without any legal action, raises ValueError naming it.
+        """
         self.set_training_mode(False)
         obs_tensor, vectorized = self.obs_to_tensor(observation)
         if action_masks is not None:
-            action_masks = np.asarray(action_masks, dtype=bool).reshape(-1, int(self.action_space.n))
+            first = next(iter(obs_tensor.values())) if isinstance(obs_tensor, dict) else obs_tensor
+            action_masks = check_masks(action_masks, len(first), int(self.action_space.n), vectorized)
         with th.no_grad():
             actions = self._predict(obs_tensor, deterministic=deterministic, action_masks=action_masks)
         actions = actions.cpu().numpy().reshape(-1)

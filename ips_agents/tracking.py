@@ -12,6 +12,7 @@ from stable_baselines3.common.logger import Logger
 
 from ips_agents.evaluation import exact_outcome_distribution, outcome_report
 from ips_agents.ips_grpo import IPSGRPO
+from ips_envs.core.validation import check_int
 
 
 @dataclass
@@ -71,6 +72,8 @@ def train_tracked(
 
     The task is ``task`` or the one the env samples with ``seed``; training is fixed to it.
     """
+    trajectories = check_int("trajectories", trajectories, 1)
+    evals = check_int("evals", evals, 1)
     env_kwargs = dict(env_kwargs or {})
     env = gym.make(env_id, **env_kwargs)
     env.reset(seed=seed, options=None if task is None else {"task": dict(task)})

@@ -1,28 +1,71 @@
-"""Training runs on disk: a config, atomic checkpoints, logs, and resuming (used by ``ips-rl train``)."""
+"""Training runs on disk (``ips-rl train``): a config, a lock, atomic checkpoints, logs that only grow, resuming.
+
+A run folder holds ``config.json`` (the run's settings), ``model.zip`` (the latest checkpoint: parameters,
+optimizer state, counters, learning-rate schedule progress and every random generator's state),
+``logs/progress.csv`` (one row per update, appended across resumes) and TensorBoard events under ``logs/``,
+and ``run.lock`` while a run writes to it.
+
+* Checkpoints are written atomically every ``checkpoint_every`` recorded transitions *and* every
+  ``checkpoint_seconds`` seconds, at the start of training, on SIGINT / SIGTERM (the current batch is
+  finished, saved, and the run ends with :class:`RunInterrupted`; a second signal stops at once) and at the end.
+  They are always taken between two updates, so a resumed run continues exactly as the uninterrupted
+  run would have (the same parameters, bit for bit, on the same machine).
+* A second writer on the same folder is refused (:class:`~ips_agents.run_files.RunLocked`); the lock of
+  a killed run is taken over, and the temporary files a SIGKILL left are removed.
+* ``resume=True`` refuses settings that differ from the saved ones (:class:`ResumeConflict`, listing saved
+  and given values); only ``timesteps`` may change, and only upwards.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger, TensorBoardOutputFormat
 
 from ips_agents.ips_grpo import GRPO, IPSGRPO
+from ips_agents.run_files import (  # noqa: F401 (atomic_write_text is part of this module's interface)
+    AppendingCSV,
+    RunLock,
+    RunLocked,
+    atomic_save,
+    atomic_write_text,
+    clean_temp_files,
+)
+from ips_envs.core.validation import check_float, check_int
 
 ALGOS: dict[str, type[IPSGRPO]] = {"ips-grpo": IPSGRPO, "grpo": GRPO}
 MODEL_FILE = "model.zip"
 CONFIG_FILE = "config.json"
+PROGRESS_FILE = "progress.csv"
+CHANGEABLE_ON_RESUME = ("timesteps",)
+"""Settings ``resume=True`` applies instead of refusing (``timesteps``: only a larger one)."""
+
+
+class ResumeConflict(ValueError):
+    """``resume=True`` was given settings that differ from the saved run's."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run stopped on SIGINT / SIGTERM after saving a checkpoint; ``--resume`` continues it."""
+
+    def __init__(self, message: str, signal_name: str, timesteps: int) -> None:
+        super().__init__(message)
+        self.signal_name, self.timesteps = signal_name, timesteps
 
 
 @dataclass
 class RunConfig:
-    """Everything needed to rebuild (or resume) a training run."""
+    """Everything needed to rebuild (or resume) a training run (JSON in ``config.json``)."""
 
     env: str
     algo: str = "ips-grpo"
@@ -33,115 +76,292 @@ class RunConfig:
     task: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.env, str) or not self.env:
+            raise ValueError(f"env must be an env id such as 'IPS/CausalDAG-v0', got {self.env!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
-        if self.timesteps < 1:
-            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
+        self.timesteps = check_int("timesteps", self.timesteps, 1)
+        self.seed = check_int("seed", self.seed, 0)
+        for name in ("env_kwargs", "algo_kwargs"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ValueError(f"{name} must be a dict (a JSON object), got {getattr(self, name)!r}")
+            setattr(self, name, dict(getattr(self, name)))
+        if self.task is not None and not isinstance(self.task, Mapping):
+            raise ValueError(f"task must be a dict (a JSON object) or None, got {self.task!r}")
 
     def save(self, folder: Path) -> None:
-        atomic_write_text(folder / CONFIG_FILE, json.dumps(asdict(self), indent=2, sort_keys=True))
+        atomic_write_text(Path(folder) / CONFIG_FILE, json.dumps(asdict(self), indent=2, sort_keys=True))
 
     @classmethod
-    def load(cls, folder: Path) -> RunConfig:
+    def load(cls, folder: str | Path) -> RunConfig:
+        """The config of a run folder; FileNotFoundError / ValueError (corrupt file) name the path."""
         path = Path(folder) / CONFIG_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: is {folder} a run folder made by `ips-rl train`?")
-        return cls(**json.loads(path.read_text()))
+        if not path.is_file():
+            raise FileNotFoundError(f"{str(path)!r} not found: is {str(folder)!r} a run folder made by `ips-rl train`?")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{str(path)!r} is corrupt (not JSON: {e})") from None
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or "env" not in data or set(data) - names:
+            raise ValueError(f"{str(path)!r} is not a run config: expected a JSON object with keys {sorted(names)}")
+        try:
+            return cls(**data)
+        except ValueError as e:
+            raise ValueError(f"{str(path)!r} is corrupt: {e}") from None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+# ------------------------------------------------------------------------------------------- logging
+def run_logger(folder: str | Path, verbose: int = 0) -> Logger:
+    """The logger of a run: ``logs/progress.csv`` (appended), TensorBoard events, and stdout when ``verbose``."""
+    logs = Path(folder) / "logs"
+    outputs: list[KVWriter] = [AppendingCSV(logs / PROGRESS_FILE), TensorBoardOutputFormat(str(logs))]
+    if verbose:
+        outputs.append(HumanOutputFormat(sys.stdout))
+    return Logger(folder=str(logs), output_formats=outputs)
 
 
-def atomic_save(model: IPSGRPO, path: Path) -> None:
-    """``model.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".zip")
-    os.close(fd)
+# ------------------------------------------------------------------------------------------- signals
+class StopRequest:
+    """Set by the first SIGINT / SIGTERM while :func:`stop_on_signals` is active."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+
+@contextmanager
+def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[StopRequest]:
+    """Turn the first of ``signals`` into a :class:`StopRequest` (the second raises KeyboardInterrupt at once).
+
+    Outside the main thread (where Python cannot install handlers) the default handlers stay.
+    """
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if stop.requested:
+            raise KeyboardInterrupt(f"{name} received twice: stopped without saving the current batch")
+        stop.signal_name = name
+        print(f"\n{name} received: saving a checkpoint after the current batch (send it again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
     try:
-        model.save(tmp)
-        os.replace(tmp, path)
+        yield stop
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
+# ---------------------------------------------------------------------------------------- checkpoints
 class AtomicCheckpoint(BaseCallback):
-    """Save the model atomically to ``path`` every ``every`` recorded transitions (and at the end)."""
+    """Save the model atomically to ``path`` between updates: every ``every`` recorded transitions, every
+    ``seconds`` seconds (None: no time interval), at the first batch when ``save_first``, when ``stop`` is
+    requested (then training ends) and at the end.
 
-    def __init__(self, path: Path, every: int) -> None:
+    Saves happen at the start of a rollout, before its tasks are drawn: the saved state is exactly the state
+    the next update starts from.
+    """
+
+    def __init__(self, path: str | Path, every: int, seconds: float | None = None, stop: StopRequest | None = None,
+                 save_first: bool = False) -> None:
         super().__init__()
-        if every < 1:
-            raise ValueError(f"checkpoint interval must be >= 1, got {every}")
-        self.path, self.every, self._next = Path(path), int(every), int(every)
+        self.path = Path(path)
+        self.every = check_int("checkpoint interval (steps)", every, 1)
+        self.seconds = None if seconds is None else check_float("checkpoint interval (seconds)", seconds, 0.0,
+                                                                  low_open=True)
+        self.stop, self.save_first = stop, save_first
+        self.stopped = False
+        self.saves = 0
+        self.saved_timesteps = 0
+        """``num_timesteps`` of the last checkpoint written."""
+        self._next = self.every
+        self._last = time.monotonic()
+
+    def _save(self) -> None:
+        atomic_save(self.model, self.path)
+        self.saves += 1
+        self.saved_timesteps = self.model.num_timesteps
+        self._next = self.model.num_timesteps + self.every
+        self._last = time.monotonic()
 
     def _on_training_start(self) -> None:
         self._next = self.model.num_timesteps + self.every
+        self._last = time.monotonic()
 
-    def _on_rollout_end(self) -> None:
-        # rollout end: a whole batch was collected, the policy is about to be updated
-        if self.model.num_timesteps >= self._next:
-            atomic_save(self.model, self.path)
-            self._next = self.model.num_timesteps + self.every
+    def _on_rollout_start(self) -> None:
+        if self.stopped:
+            return
+        if self.stop is not None and self.stop.requested:
+            self._save()
+            self.stopped = True
+            return
+        due_time = self.seconds is not None and time.monotonic() - self._last >= self.seconds
+        if (self.save_first and self.saves == 0) or self.model.num_timesteps >= self._next or due_time:
+            self._save()
 
     def _on_step(self) -> bool:
-        return True
+        return not self.stopped
 
     def _on_training_end(self) -> None:
-        atomic_save(self.model, self.path)
+        if not self.stopped:
+            self._save()
 
 
+# ------------------------------------------------------------------------------------------- resuming
+def _given_settings(given: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
+    settings = asdict(given) if isinstance(given, RunConfig) else dict(given)
+    names = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise ValueError(f"unknown run setting(s) {unknown}; expected some of {sorted(names)}")
+    return settings
+
+
+_MISSING = object()
+
+
+def resume_config(saved: RunConfig, given: RunConfig | Mapping[str, Any] | None, model: IPSGRPO,
+                  folder: str | Path = "the run folder") -> RunConfig:
+    """The config a resumed run continues with: ``saved``, with a larger ``timesteps`` from ``given`` applied.
+
+    ``given`` is a full :class:`RunConfig` or a mapping of only the settings the user gave (the CLI passes
+    the flags actually typed), ``algo_kwargs`` compared key by key against the saved ones (or the loaded
+    model's attribute when the saved config lacks the key). Raises :class:`ResumeConflict` listing every
+    setting whose given value differs from the saved one.
+    """
+    if given is None:
+        return saved
+    settings = _given_settings(given)
+    conflicts: list[tuple[str, Any, Any]] = []
+    for key in ("env", "algo", "seed", "env_kwargs", "task"):
+        if key in settings and settings[key] != getattr(saved, key):
+            conflicts.append((key, getattr(saved, key), settings[key]))
+    for key, value in dict(settings.get("algo_kwargs") or {}).items():
+        before = saved.algo_kwargs.get(key)
+        if before is None:  # not saved, or saved as "the default": what the model resolved it to
+            before = getattr(model, key, _MISSING)
+        if value is not None and (before is _MISSING or before != value):
+            conflicts.append((key, None if before is _MISSING else before, value))
+    timesteps = saved.timesteps
+    if "timesteps" in settings:
+        t = check_int("timesteps", settings["timesteps"], 1)
+        if t < saved.timesteps:
+            conflicts.append(("timesteps", saved.timesteps, t))
+        timesteps = max(t, saved.timesteps)
+    if conflicts:
+        listed = "; ".join(f"{k}: saved {s!r}, given {g!r}" for k, s, g in conflicts)
+        raise ResumeConflict(
+            f"--resume conflicts with the run saved in {str(folder)!r}: {listed} (a resumed run keeps its settings; "
+            f"only a larger timesteps can be applied; start a new run in another folder to change the others)"
+        )
+    return RunConfig(**{**asdict(saved), "timesteps": timesteps})
+
+
+# ------------------------------------------------------------------------------------------- training
 def build_model(config: RunConfig) -> IPSGRPO:
     """A new model for ``config``."""
     return ALGOS[config.algo]("MlpPolicy", config.env, env_kwargs=env_kwargs_with_task(config), seed=config.seed,
                               **config.algo_kwargs)
 
 
-def train_run(folder: str | Path, config: RunConfig | None = None, resume: bool = False,
-              checkpoint_every: int = 50_000, progress_bar: bool = True, verbose: int = 0) -> IPSGRPO:
+def train_run(
+    folder: str | Path,
+    config: RunConfig | Mapping[str, Any] | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 50_000,
+    checkpoint_seconds: float | None = 300.0,
+    progress_bar: bool = True,
+    verbose: int = 0,
+) -> IPSGRPO:
     """Train (or resume) the run in ``folder``; the model ends in ``folder/model.zip``.
 
-    A fresh run needs ``config``; ``resume=True`` reloads ``folder/config.json`` and ``folder/model.zip`` and
-    continues until ``config.timesteps`` recorded transitions in total.
+    A fresh run needs ``config`` (a :class:`RunConfig`) and refuses a folder that already holds a model.
+    ``resume=True`` reloads ``folder/config.json`` and ``folder/model.zip`` and continues until
+    ``timesteps`` recorded transitions in total; ``config`` (optional) then lists the settings the caller
+    expects (see :func:`resume_config`).
+
+    Checkpoints: every ``checkpoint_every`` transitions and every ``checkpoint_seconds`` seconds (None: steps
+    only), plus at the start, on SIGINT / SIGTERM and at the end. On SIGINT / SIGTERM the current batch is
+    finished and saved, then :class:`RunInterrupted` is raised. The folder is locked for the whole call
+    (:class:`~ips_agents.run_files.RunLocked` if another process holds it).
     """
     folder = Path(folder)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
+    if checkpoint_seconds is not None:
+        checkpoint_seconds = check_float("checkpoint_seconds", checkpoint_seconds, 0.0, low_open=True)
+    if not resume and not isinstance(config, RunConfig):
+        raise ValueError(f"a new run needs a RunConfig, got {config!r}")
     model_path = folder / MODEL_FILE
-    if resume:
-        saved = RunConfig.load(folder)
-        if config is not None and config.timesteps > saved.timesteps:
-            saved.timesteps = config.timesteps
-        config = saved
-        if not model_path.exists():
-            raise FileNotFoundError(f"nothing to resume: {model_path} does not exist")
-        model = ALGOS[config.algo].load(model_path)
-        model.set_env(config.env, env_kwargs=env_kwargs_with_task(config))
-    else:
-        if config is None:
-            raise ValueError("a new run needs a RunConfig")
-        if model_path.exists():
-            raise FileExistsError(f"{model_path} exists: pass resume=True (--resume) or choose another folder")
-        model = build_model(config)
-    config.save(folder)
-    model.set_logger(configure(str(folder / "logs"), ["csv", "tensorboard"] + (["stdout"] if verbose else [])))
-    remaining = config.timesteps - model.num_timesteps
-    if remaining > 0:
-        model.learn(remaining, callback=AtomicCheckpoint(model_path, checkpoint_every), progress_bar=progress_bar,
-                    reset_num_timesteps=not resume, tb_log_name=config.algo)
-    atomic_save(model, model_path)
+    nothing = f"nothing to resume in {str(folder)!r}: no {CONFIG_FILE} (start a new run without --resume)"
+    if resume and not folder.is_dir():
+        raise FileNotFoundError(nothing)
+    created = not folder.exists()
+    try:
+        return _train_locked(folder, config, resume, checkpoint_every, checkpoint_seconds, progress_bar, verbose)
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a new run that failed before writing anything leaves no empty folder behind
+        raise
+
+
+def _train_locked(folder: Path, config: RunConfig | Mapping[str, Any] | None, resume: bool, checkpoint_every: int,
+                  checkpoint_seconds: float | None, progress_bar: bool, verbose: int) -> IPSGRPO:
+    model_path = folder / MODEL_FILE
+    nothing = f"nothing to resume in {str(folder)!r}: no {CONFIG_FILE} (start a new run without --resume)"
+    with RunLock(folder) as lock, stop_on_signals() as stop:
+        if lock.stale is not None and verbose:
+            print(f"took over the lock of a run that is no longer running ({lock.stale.get('pid')})", file=sys.stderr)
+        clean_temp_files(folder)
+        if resume:
+            if not (folder / CONFIG_FILE).is_file():
+                raise FileNotFoundError(nothing)
+            saved = RunConfig.load(folder)
+            if not model_path.is_file():
+                raise FileNotFoundError(f"nothing to resume in {str(folder)!r}: no {MODEL_FILE} (the run stopped "
+                                        f"before its first checkpoint; start it again without --resume)")
+            model = ALGOS[saved.algo].load(model_path)
+            config = resume_config(saved, config, model, folder)
+            model.set_env(config.env, env_kwargs=env_kwargs_with_task(config))
+        else:
+            if model_path.exists():
+                raise FileExistsError(f"{str(model_path)!r} exists: pass resume=True (--resume) or choose another "
+                                      f"folder")
+            assert isinstance(config, RunConfig)
+            model = build_model(config)
+        config.save(folder)
+        model.set_logger(run_logger(folder, verbose))
+        checkpoint = AtomicCheckpoint(model_path, checkpoint_every, checkpoint_seconds, stop=stop,
+                                      save_first=not resume)
+        remaining = config.timesteps - model.num_timesteps
+        try:
+            if remaining > 0:
+                model.learn(remaining, callback=checkpoint, progress_bar=progress_bar, reset_num_timesteps=not resume,
+                            tb_log_name=config.algo)
+        finally:
+            model.logger.close()
+        if checkpoint.stopped:
+            assert stop.signal_name is not None
+            raise RunInterrupted(
+                f"stopped by {stop.signal_name}: saved {str(model_path)!r} at {checkpoint.saved_timesteps:,} steps; "
+                f"continue with --resume", stop.signal_name, checkpoint.saved_timesteps)
     return model
 
 
 def load_run(folder: str | Path) -> tuple[RunConfig, IPSGRPO]:
     """The config and trained model of a run folder."""
     config = RunConfig.load(Path(folder))
-    return config, ALGOS[config.algo].load(Path(folder) / MODEL_FILE)
+    model_path = Path(folder) / MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{str(model_path)!r} not found: the run in {str(folder)!r} has no checkpoint yet")
+    return config, ALGOS[config.algo].load(model_path)
 
 
 def env_kwargs_with_task(config: RunConfig) -> Mapping[str, Any]:

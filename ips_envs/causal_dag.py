@@ -88,7 +88,7 @@ from gymnasium import spaces
 
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import Kernel, State, check_fields, check_int
+from ips_envs.core.kernel import Kernel, State, check_bool, check_fields, check_int
 from ips_envs.core.paths import count_table
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
@@ -338,7 +338,7 @@ class CausalDAGKernel(Kernel):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {list(REWARDS)}, got {reward!r}")
         self.reward = reward
-        self.canonical_order = bool(canonical_order)
+        self.canonical_order = check_bool("canonical_order", canonical_order)
         self.unique_paths = self.canonical_order
         self.names = list(NODE_NAMES[:n])
         self._index = {name: i for i, name in enumerate(self.names)}

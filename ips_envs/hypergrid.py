@@ -30,8 +30,11 @@ On the stop action (``info["outcome"]`` = coordinates joined by commas, e.g. ``"
 valid), or on a masked-out action (reward 0, invalid). At most ``ndim * (H - 1) + 1`` steps.
 
 ## Arguments
-``ndim`` (2), ``height`` (8), ``R0``, ``R1``, ``R2`` (0.1, 0.5, 2.0), ``reward`` ("gflownet" | "paper"),
-``canonical_order`` (False), plus the common ``render_mode``, ``task``, ``strict``.
+``ndim`` (2, at most 12), ``height`` (8, at most 1000), ``R0``, ``R1``, ``R2`` (0.1, 0.5, 2.0; finite, R0 > 0),
+``reward`` ("gflownet" | "paper"), ``canonical_order`` (False), plus the common ``render_mode``, ``task``,
+``strict``. Grids of at most :data:`MAX_ENUMERATED_CELLS` (2,000,000) cells are enumerable
+(``admissible_outcomes()``, ``target_distribution()``, exact evaluation); larger ones are not (those calls
+raise NotImplementedError, and ``ips-rl eval`` falls back to sampling).
 
 ## Version history
 * v0: initial release.
@@ -39,7 +42,6 @@ valid), or on a masked-out action (reward 0, invalid). At most ``ndim * (H - 1) 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,11 +50,13 @@ from gymnasium import spaces
 
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.kernel import Kernel, State, check_bool, check_float, check_int
 from ips_envs.core.paths import multinomial, multinomials
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 REWARDS = ("gflownet", "paper")
+MAX_ENUMERATED_CELLS = 2_000_000
+"""Largest grid (``height ** ndim`` cells) whose outcome rewards are enumerated."""
 
 
 def hypergrid_reward(
@@ -93,14 +97,10 @@ class HyperGridKernel(Kernel):
         self.height = check_int("height", height, 2, 1000)
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {list(REWARDS)}, got {reward!r}")
-        for name, value in (("R0", R0), ("R1", R1), ("R2", R2)):
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if R0 <= 0:
-            raise ValueError(f"R0 must be > 0 so every cell has positive reward, got {R0!r}")
-        self.R = (float(R0), float(R1), float(R2))
+        # R0 > 0 so every cell has positive reward
+        self.R = (check_float("R0", R0, 0.0, low_open=True), check_float("R1", R1, 0.0), check_float("R2", R2, 0.0))
         self.reward = reward
-        self.canonical_order = bool(canonical_order)
+        self.canonical_order = check_bool("canonical_order", canonical_order)
         self.unique_paths = self.canonical_order or self.ndim == 1
         self.n_actions = self.ndim + 1
         self.max_length = self.ndim * (self.height - 1) + 1
@@ -112,7 +112,7 @@ class HyperGridKernel(Kernel):
 
     def _cells(self) -> np.ndarray:
         """Every cell, in row-major order of the grid."""
-        return np.array(list(itertools.product(range(self.height), repeat=self.ndim)), dtype=np.int64)
+        return np.indices((self.height,) * self.ndim).reshape(self.ndim, -1).T.astype(np.int64)
 
     def keys(self, x: np.ndarray) -> list[str]:
         """Outcome keys ("3,5") of integer cells ``x`` ``[N, ndim]`` (a table lookup on small grids)."""
@@ -168,7 +168,10 @@ class HyperGridKernel(Kernel):
         x = state["x"]
         return self.keys(x), self.cell_rewards(x), np.ones(len(x), dtype=bool)
 
-    def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float]:
+    def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float] | None:
+        """Reward of every cell; None (not enumerable) above :data:`MAX_ENUMERATED_CELLS` cells."""
+        if self.height**self.ndim > MAX_ENUMERATED_CELLS:
+            return None
         cells = self._cells()
         return dict(zip(self.keys(cells), self.cell_rewards(cells).tolist(), strict=True))
 

@@ -49,6 +49,8 @@ import numpy as np
 from rdkit import Chem, DataStructs, RDConfig, rdBase
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
+from ips_envs.core.validation import check_int
+
 ScoreFn = Callable[[str], float]
 
 # ------------------------------------------------------------------------------------- target SMILES
@@ -74,8 +76,12 @@ HOP_PHARMACOPHORE = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C"
 
 # ------------------------------------------------------------------------------------------ helpers
 def mol_from_smiles(smiles: str) -> Chem.Mol | None:
-    """RDKit molecule, or None when the string does not parse or sanitise (RDKit's log silenced)."""
-    if not isinstance(smiles, str) or not smiles:
+    """RDKit molecule of the *whole* string, or None when it does not parse or sanitise (RDKit's log silenced).
+
+    RDKit reads a SMILES up to the first whitespace and takes the rest as the molecule's name, so
+    ``"CCO garbage"`` would be ethanol; any whitespace makes the string invalid here.
+    """
+    if not isinstance(smiles, str) or not smiles or any(c.isspace() for c in smiles):
         return None
     with rdBase.BlockLogs():
         return Chem.MolFromSmiles(smiles)
@@ -194,8 +200,26 @@ def parse_formula(formula: str) -> dict[str, int]:
     return out
 
 
+MAX_HEAVY_ATOMS = 60
+"""Largest molecule (heavy atoms) an oracle scores; larger ones get reward 0.0 without being scored.
+
+Some scores grow steeply with size (the Gobbi pharmacophore fingerprint of ``deco_hop`` / ``scaffold_hop``
+takes seconds on a 100-atom chain, the atom-pair fingerprint of ``fexofenadine_mpo`` minutes on 5,000
+atoms). 60 is well above drug-like molecules (MOSES at most 27 heavy atoms, ZINC250k 38, the PMO targets 35)
+and the longest molecule ``IPS/SMILES-v0`` writes with its default ``max_length`` (60 tokens).
+:class:`Oracle` reports such molecules with the flag ``"too_large"`` (``info["too_large"]`` in the env).
+"""
+
+
+def too_large(mol: Chem.Mol, max_atoms: int | None = MAX_HEAVY_ATOMS) -> bool:
+    """Whether ``mol`` has more than ``max_atoms`` heavy atoms (never, for ``max_atoms=None``)."""
+    return max_atoms is not None and mol.GetNumHeavyAtoms() > max_atoms
+
+
 class SmilesScore:
-    """A SMILES -> float in [0, 1] scoring function from a molecule score (0.0 for invalid strings).
+    """A SMILES -> float in [0, 1] scoring function from a molecule score.
+
+    0.0 for invalid strings and for molecules above :data:`MAX_HEAVY_ATOMS` heavy atoms (not scored).
 
     A plain object (module-level ``score_mol``, or a :func:`functools.partial` of one), so oracles and the
     envs holding them pickle with the standard :mod:`pickle` (subprocess and Ray workers need that).
@@ -208,7 +232,7 @@ class SmilesScore:
 
     def __call__(self, smiles: str) -> float:
         mol = mol_from_smiles(smiles)
-        if mol is None:
+        if mol is None or too_large(mol):
             return 0.0
         return float(min(max(self.score_mol(mol), 0.0), 1.0))
 
@@ -217,7 +241,7 @@ class SmilesScore:
 
 
 def _wrap(score: Callable[[Chem.Mol], float], name: str | None = None, doc: str | None = None) -> ScoreFn:
-    """SMILES -> float in [0, 1]; 0.0 for invalid strings."""
+    """SMILES -> float in [0, 1]; 0.0 for invalid strings and molecules above :data:`MAX_HEAVY_ATOMS`."""
     return SmilesScore(score, name, doc)
 
 
@@ -490,7 +514,17 @@ def get_oracle(name: str) -> ScoreFn:
 
 # ----------------------------------------------------------------------------------- budgeted wrapper
 class OracleBudgetExhausted(RuntimeError):
-    """Raised when a new molecule is scored after the oracle budget has been spent."""
+    """Raised by :meth:`Oracle.score_canonical` when a new molecule is scored after the budget was spent.
+
+    Envs never raise it from ``step``: ``IPS/SMILES-v0`` ends such an episode normally with reward 0 and
+    ``info["budget_exhausted"] = True`` (see :meth:`Oracle.score_flagged`).
+    """
+
+
+BUDGET_EXHAUSTED = "budget_exhausted"
+"""Flag of :meth:`Oracle.score_flagged`: a new molecule met a spent budget (reward 0, not charged)."""
+TOO_LARGE = "too_large"
+"""Flag of :meth:`Oracle.score_flagged`: the molecule has more than ``max_atoms`` heavy atoms (reward 0, free)."""
 
 
 @dataclass(frozen=True)
@@ -511,24 +545,29 @@ class Oracle:
     spent, scoring a *new* molecule raises :class:`OracleBudgetExhausted` (cached ones stay free); check
     :attr:`exhausted` or :attr:`remaining` between batches.
 
+    Molecules with more than ``max_atoms`` heavy atoms (default :data:`MAX_HEAVY_ATOMS`; None = no bound) are
+    not scored: reward 0.0, free, not in the history, flagged ``"too_large"``.
+
     Arguments: ``fn``, a registered name (see :data:`ORACLES`) or a callable SMILES -> [0, 1]; ``budget``
-    (None = unlimited); ``name`` (defaults to the registered name or the callable's ``__name__``).
+    (None = unlimited); ``name`` (defaults to the registered name or the callable's ``__name__``);
+    ``max_atoms``.
     """
 
-    def __init__(self, fn: str | ScoreFn, budget: int | None = None, name: str | None = None) -> None:
+    def __init__(self, fn: str | ScoreFn, budget: int | None = None, name: str | None = None,
+                 max_atoms: int | None = MAX_HEAVY_ATOMS) -> None:
         if isinstance(fn, str):
             name = name or fn
             fn = get_oracle(fn)
         if not callable(fn):
             raise ValueError(f"oracle must be a registered name or a callable SMILES -> float, got {fn!r}")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | np.integer)
-                                   or budget < 1):
-            raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
         self.fn: ScoreFn = fn
         self.name: str = name or getattr(fn, "__name__", "oracle")
-        self.budget: int | None = None if budget is None else int(budget)
+        self.budget: int | None = None if budget is None else check_int("budget", budget, 1)
+        self.max_atoms: int | None = None if max_atoms is None else check_int("max_atoms", max_atoms, 1)
         self.cache: dict[str, float] = {}
         self.history: list[OracleCall] = []
+        self.too_large: set[str] = set()
+        """Canonical SMILES refused for their size (free, not in the history)."""
 
     @property
     def calls(self) -> int:
@@ -545,15 +584,40 @@ class Oracle:
         """True once the budget is spent."""
         return self.budget is not None and self.calls >= self.budget
 
-    def score_canonical(self, smiles: str) -> float:
-        """Reward of an already canonical, valid SMILES (cached, counted, budgeted)."""
+    def score_flagged(self, smiles: str, mol: Chem.Mol | None = None) -> tuple[float, str | None]:
+        """Reward of an already canonical, valid SMILES and why it was not scored, without ever raising on the budget.
+
+        Returns ``(reward, None)`` when scored (or cached), ``(0.0, "too_large")`` above ``max_atoms`` heavy atoms
+        and ``(0.0, "budget_exhausted")`` for a new molecule once the budget is spent (neither is charged).
+        ``mol`` (optional) is the parsed molecule, to skip parsing it again for the size check.
+        """
         if smiles in self.cache:
-            return self.cache[smiles]
+            return self.cache[smiles], None
+        if smiles in self.too_large:
+            return 0.0, TOO_LARGE
+        if self.max_atoms is not None:
+            mol = mol if mol is not None else mol_from_smiles(smiles)
+            if mol is not None and too_large(mol, self.max_atoms):
+                self.too_large.add(smiles)
+                return 0.0, TOO_LARGE
         if self.exhausted:
+            return 0.0, BUDGET_EXHAUSTED
+        return self._score_new(smiles), None
+
+    def score_canonical(self, smiles: str) -> float:
+        """Reward of an already canonical, valid SMILES (cached, counted, budgeted).
+
+        Raises :class:`OracleBudgetExhausted` for a new molecule once the budget is spent.
+        """
+        reward, flag = self.score_flagged(smiles)
+        if flag == BUDGET_EXHAUSTED:
             raise OracleBudgetExhausted(
                 f"oracle {self.name!r} has spent its budget of {self.budget} calls; cannot score new "
                 f"molecule {smiles!r} (cached molecules stay free)"
             )
+        return reward
+
+    def _score_new(self, smiles: str) -> float:
         value = self.fn(smiles)
         try:
             reward = float(value)
@@ -583,6 +647,7 @@ class Oracle:
         """Forget the cache and the history (the budget is kept)."""
         self.cache.clear()
         self.history.clear()
+        self.too_large.clear()
 
     def __repr__(self) -> str:
         return f"Oracle({self.name!r}, calls={self.calls}, budget={self.budget})"

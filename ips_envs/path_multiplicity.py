@@ -60,7 +60,7 @@ from gymnasium import spaces
 
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.kernel import Kernel, State, check_bool, check_float, check_int
 from ips_envs.core.paths import count_table
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
@@ -90,12 +90,10 @@ class PathMultiplicityKernel(Kernel):
         self.b_right = check_int("b_right", b_right, 0, self.length)
         if self.a_right == self.b_right:
             raise ValueError(f"a_right and b_right must differ, both are {a_right}")
-        for name, value in (("reward_a", reward_a), ("reward_b", reward_b)):
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        self.rewards = {"A": float(reward_a), "B": float(reward_b)}
+        self.rewards = {"A": check_float("reward_a", reward_a, 0.0, low_open=True),
+                        "B": check_float("reward_b", reward_b, 0.0, low_open=True)}
         self.ends = np.array([self.a_right, self.b_right])
-        self.mask_dead_ends = bool(mask_dead_ends)
+        self.mask_dead_ends = check_bool("mask_dead_ends", mask_dead_ends)
         self.n_actions = 2
         self.max_length = self.length
         if observation not in OBSERVATIONS:

@@ -49,9 +49,15 @@ The legal actions are in ``info["action_mask"]`` / ``action_masks()``.
 Terminal only: ``oracle(canonical SMILES)`` in [0, 1] for a valid molecule, 0 for a string RDKit rejects.
 ``oracle`` is a registered name (:data:`ips_envs.oracles.ORACLES`: ``"qed"`` (default), ``"sa"``,
 ``"celecoxib_rediscovery"``, ..., ``"drug_mpo"``), a callable SMILES -> [0, 1], or an
-:class:`ips_envs.oracles.Oracle` (shared cache, call counter, budget and history; when its budget is
-spent, a step that finishes a *new* molecule raises ``OracleBudgetExhausted``). Names and callables are
+:class:`ips_envs.oracles.Oracle` (shared cache, call counter, budget and history). Names and callables are
 wrapped in an unbudgeted :class:`~ips_envs.oracles.Oracle`; read it as ``env.unwrapped.kernel.oracle``.
+
+Molecules the oracle does not score end like any other episode (never an exception inside ``step``), with
+reward 0, ``info["valid"] = True`` and a flag: ``info["budget_exhausted"]`` for a new molecule once the
+oracle's budget is spent (not charged; cached molecules keep their reward), ``info["too_large"]`` for more
+than ``oracle.max_atoms`` heavy atoms (:data:`ips_envs.oracles.MAX_HEAVY_ATOMS`, 60). Both flags are in
+every step's info (False until an episode ends so). IPS-GRPO stops training, before updating on it, at the
+first batch with a ``budget_exhausted`` episode; ``oracle.exhausted`` tells a custom loop the same.
 
 ## Starting state
 The empty string. The task dict is always ``{}``: the oracle is an env argument (callables and budgeted
@@ -86,9 +92,9 @@ from rdkit import Chem, rdBase
 from ips_envs import smiles_grammar as G
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import Kernel, State, check_int
+from ips_envs.core.kernel import Kernel, State, check_bool, check_int
 from ips_envs.core.vector_env import ConstructionVectorEnv
-from ips_envs.oracles import Oracle, ScoreFn, mol_from_smiles
+from ips_envs.oracles import BUDGET_EXHAUSTED, TOO_LARGE, Oracle, ScoreFn, mol_from_smiles
 from ips_envs.smiles_grammar import END, END_TOKEN, N_ACTIONS, VOCAB, decode, encode, tokenize
 
 INVALID_PREFIX = "!invalid:"
@@ -147,6 +153,7 @@ class SMILESKernel(Kernel):
     """Batched SMILES writing; the state is the grammar state of :func:`ips_envs.smiles_grammar.initial_state`."""
 
     domain = "SMILES"
+    outcome_flags = (BUDGET_EXHAUSTED, TOO_LARGE)
 
     def __init__(
         self,
@@ -157,7 +164,7 @@ class SMILESKernel(Kernel):
     ) -> None:
         self.length_cap = check_int("max_length", max_length, 1, 120)
         self.max_depth = check_int("max_branch_depth", max_branch_depth, 1, 32)
-        self.aromatic = bool(aromatic)
+        self.aromatic = check_bool("aromatic", aromatic)
         if isinstance(oracle, Oracle):
             self.oracle = oracle
         elif isinstance(oracle, str) or callable(oracle):
@@ -215,10 +222,21 @@ class SMILESKernel(Kernel):
         return G.smiles_strings(state)
 
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
+        keys, rewards, valid, _ = self.outcomes_with_flags(state)
+        return keys, rewards, valid
+
+    def outcomes_with_flags(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`outcomes` plus the bool flags ``budget_exhausted`` and ``too_large`` of each row.
+
+        A valid molecule the oracle does not score (its budget is spent, or it has more than
+        ``oracle.max_atoms`` heavy atoms) keeps its canonical key and ``valid = True``, gets reward 0 and its
+        flag; nothing is raised, so a step never leaves the env half-updated.
+        """
         raws = self.smiles(state)
         keys: list[str] = []
         rewards = np.zeros(len(raws), dtype=np.float64)
         valid = np.zeros(len(raws), dtype=bool)
+        flags = {name: np.zeros(len(raws), dtype=bool) for name in self.outcome_flags}
         with rdBase.BlockLogs():  # RDKit's per-molecule warnings would flood the console during training
             for i, raw in enumerate(raws):
                 canon = canonical_or_none(raw)
@@ -227,8 +245,10 @@ class SMILESKernel(Kernel):
                     continue
                 keys.append(canon)
                 valid[i] = True
-                rewards[i] = self.oracle.score_canonical(canon)
-        return keys, rewards, valid
+                rewards[i], flag = self.oracle.score_flagged(canon, mol)
+                if flag is not None:
+                    flags[flag][i] = True
+        return keys, rewards, valid, flags
 
     def outcome_rewards(self, task: Mapping[str, Any]) -> None:
         return None

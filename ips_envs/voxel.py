@@ -73,7 +73,7 @@ from gymnasium import spaces
 
 from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
-from ips_envs.core.kernel import TASK_TABLE_MAX, Kernel, State, check_fields, check_int
+from ips_envs.core.kernel import TASK_TABLE_MAX, Kernel, State, check_bool, check_fields, check_int
 from ips_envs.core.paths import multinomial, multinomials
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
@@ -139,8 +139,8 @@ class Voxel3DKernel(Kernel):
         self.n_cells = self.grid * self.grid
         self.max_blocks = check_int("max_blocks", max_blocks, 1, self.n_cells)
         self.min_blocks = check_int("min_blocks", min_blocks, 1, self.max_blocks)
-        self.mask_top_view = bool(mask_top_view)
-        self.canonical_order = bool(canonical_order)
+        self.mask_top_view = check_bool("mask_top_view", mask_top_view)
+        self.canonical_order = check_bool("canonical_order", canonical_order)
         self.unique_paths = self.canonical_order
         self.n_actions = self.n_cells + 1
         self.stop_action = self.n_cells

@@ -18,8 +18,8 @@ def test_train_resume_eval(tmp_path, capsys):
     config, model = load_run(run)
     assert config.env_kwargs == {"height": 4} and model.num_timesteps >= 300
     first = model.num_timesteps
-    with pytest.raises(FileExistsError, match="--resume"):
-        main([*args, "--timesteps", "300"])
+    assert main([*args, "--timesteps", "300"]) == 2  # a second fresh run on the folder: refused, one line
+    assert "--resume" in capsys.readouterr().err
     assert main([*args, "--timesteps", "600", "--resume"]) == 0
     _, resumed = load_run(run)
     assert resumed.num_timesteps >= 600 > first
@@ -30,8 +30,9 @@ def test_train_resume_eval(tmp_path, capsys):
 
 
 def test_bad_inputs_are_named(tmp_path):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(["train", "--env", "IPS/HyperGrid-v0", "--out", str(tmp_path), "--env-kwargs", "{bad json"])
+    assert exit_info.value.code == 2
     with pytest.raises(ValueError, match="algo"):
         RunConfig(env="IPS/HyperGrid-v0", algo="ppo")
     with pytest.raises(FileNotFoundError, match="config.json"):

@@ -226,8 +226,10 @@ def test_qed_reward_of_aspirin_and_oracle_accounting():
     assert oracle.calls == 2 and oracle.exhausted
     assert [h.smiles for h in oracle.history] == ["CC(=O)Oc1ccccc1C(=O)O", "CC"]
     _step_string(env, "C(C)")  # same molecule, still free
-    with pytest.raises(OracleBudgetExhausted, match="budget of 2"):
-        _step_string(env, "CCC")
+    _, reward, terminated, _, info = _step_string(env, "CCC")  # a new molecule after the budget: no exception
+    assert terminated and reward == 0.0 and info["valid"] and info["outcome"] == "CCC" and oracle.calls == 2
+    with pytest.raises(OracleBudgetExhausted, match="budget of 2"):  # calling the oracle directly still raises
+        oracle.score_canonical("CCC")
     assert env.unwrapped.kernel.oracle is oracle
 
 

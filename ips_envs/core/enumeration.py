@@ -12,7 +12,8 @@ def _rewards(kernel: Kernel, task: Mapping[str, Any]) -> dict[str, float]:
     rewards = kernel.outcome_rewards(task)
     if rewards is None:
         raise NotImplementedError(
-            f"{type(kernel).__name__} tasks are not enumerable: no admissible set or exact target"
+            f"{type(kernel).__name__} tasks with these arguments are not enumerable (or too large to enumerate; "
+            "see the env's docstring): no admissible set or exact target"
         )
     return rewards
 

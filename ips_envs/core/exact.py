@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ips_envs.core.kernel import INVALID_OUTCOME, take
+from ips_envs.core.validation import check_int
 
 PolicyProbs = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(observations [M, ...], masks [M, A]) -> action probabilities [M, A]``."""
@@ -17,6 +18,23 @@ def _merge(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Unique rows of ``keys`` (first index of each) and the summed weights per unique row."""
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first, np.bincount(inverse.reshape(-1), weights=weights, minlength=len(first))
+
+
+PROB_SUM_TOLERANCE = 1e-4
+"""How far a row of ``policy_probs`` may sum from 1 (float32 softmax rounding is far below it)."""
+
+
+def _check_probabilities(probs: np.ndarray) -> None:
+    """Raise ValueError naming the first row that is not a probability vector (finite, >= 0, sums to 1)."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1) \
+            | ~(np.abs(probs.sum(axis=1) - 1.0) <= PROB_SUM_TOLERANCE)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"policy_probs row {i} is not a probability vector (finite, >= 0, summing to 1 within "
+            f"{PROB_SUM_TOLERANCE}): {probs[i].tolist()} (sum {probs[i].sum()})"
+        )
 
 
 def exact_outcome_distribution(
@@ -37,8 +55,12 @@ def exact_outcome_distribution(
     Args:
         env: an ``IPS/`` env (wrapped or not) built on a :class:`~ips_envs.core.kernel.Kernel`.
         policy_probs: maps a batch of observations and bool masks to action probabilities.
-        task: the task to evaluate; default ``env.unwrapped.task``.
+        task: the task to evaluate; default ``env.unwrapped.task`` (or the ``task=`` the env was made with,
+            before its first reset).
         max_states: refuse (RuntimeError) when a layer holds more distinct states than this.
+
+    Raises ValueError when ``policy_probs`` returns a row that is not a probability vector (NaN, infinite or
+    negative entries, or a sum further than :data:`PROB_SUM_TOLERANCE` from 1), naming the row.
 
     Returns:
         dict outcome key -> probability; the values sum to 1 up to rounding.
@@ -47,7 +69,12 @@ def exact_outcome_distribution(
     kernel = getattr(base, "kernel", None)
     if kernel is None:
         raise TypeError(f"{type(base).__name__} is not an ips_envs construction env (no .kernel)")
-    task = base.task if task is None else kernel.validate_task(task)
+    check_int("max_states", max_states, 1)
+    if task is None:
+        fixed = getattr(base, "fixed_task", None)
+        task = fixed if fixed is not None and getattr(base, "_task", None) is None else base.task
+    else:
+        task = kernel.validate_task(task)
     layer = kernel.initial_state([task])
     mass = np.ones(1)
     totals: dict[str, float] = {}
@@ -64,6 +91,7 @@ def exact_outcome_distribution(
         probs = np.asarray(policy_probs(kernel.observe(layer), masks), dtype=np.float64)
         if probs.shape != masks.shape:
             raise ValueError(f"policy_probs returned shape {probs.shape}, expected {masks.shape}")
+        _check_probabilities(probs)
         lost = float((mass * np.where(masks, 0.0, probs).sum(axis=1)).sum())
         if lost > 0:
             add(INVALID_OUTCOME, lost)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ips_envs.core.kernel import INVALID_OUTCOME, PENDING_OUTCOME, Kernel, State, take
+from ips_envs.core.validation import check_bool
 
 RENDER_MODES = ["ansi", "rgb_array"]
 RESET_OPTIONS = ("task", "tasks", "reset_mask")
@@ -50,6 +52,19 @@ def vector_info(fields: Mapping[str, np.ndarray], present: np.ndarray) -> dict[s
     return info
 
 
+def check_kernel_kwargs(kernel_class: type[Kernel], kwargs: Mapping[str, Any]) -> None:
+    """Raise ValueError naming env arguments the kernel does not take (instead of a TypeError deep inside)."""
+    params = inspect.signature(kernel_class.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        common = ["render_mode", "task", "strict"]
+        raise ValueError(f"unknown {kernel_class.domain} env argument(s) {unknown}; expected some of "
+                         f"{sorted(known) + common}")
+
+
 class KernelFace:
     """Mixin holding a kernel plus the arguments common to every construction env.
 
@@ -68,9 +83,10 @@ class KernelFace:
     ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
+        check_kernel_kwargs(self.kernel_class, kwargs)
         self.kernel = self.kernel_class(**kwargs)
         self.render_mode = render_mode
-        self.strict = bool(strict)
+        self.strict = check_bool("strict", strict)
         self.fixed_task = None if task is None else self.kernel.validate_task(task)
 
     def _check_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:

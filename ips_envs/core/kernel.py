@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from ips_envs.core.validation import check_bool, check_fields, check_float, check_int  # noqa: F401 (re-exported)
+
 State = dict[str, np.ndarray]
 """Batched kernel state: field name -> array with leading dimension N."""
 
@@ -82,25 +84,6 @@ def row_bytes(state: State, fields: Sequence[str] | None = None) -> np.ndarray:
     n = batch_size(state)
     parts = [np.ascontiguousarray(state[k]).reshape(n, -1).view(np.uint8) for k in names]
     return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0), np.uint8)
-
-
-def check_fields(task: Mapping[str, Any], allowed: Sequence[str], domain: str) -> None:
-    """Raise ValueError naming any field of ``task`` that the domain does not know."""
-    if not isinstance(task, Mapping):
-        raise ValueError(f"{domain} task must be a dict, got {type(task).__name__}: {task!r}")
-    unknown = sorted(set(task) - set(allowed))
-    if unknown:
-        raise ValueError(f"{domain} task has unknown field(s) {unknown}; expected only {sorted(allowed)}")
-
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """Validate an integer argument, naming it and the expected range on failure."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {rng}, got {value}")
-    return int(value)
 
 
 class Kernel(ABC):
