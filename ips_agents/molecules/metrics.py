@@ -39,6 +39,8 @@ from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from ips_envs.core.validation import check_int
+
 Row = tuple[int, str, float]
 
 
@@ -67,8 +69,7 @@ def history_rows(history: Any) -> list[Row]:
 def _within(rows: list[Row], budget: int | None) -> list[Row]:
     if budget is None:
         return rows
-    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
-        raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
+    budget = check_int("budget", budget, 1)
     return [r for r in rows if r[0] <= budget]
 
 
@@ -90,8 +91,7 @@ def yield_at(history: Any, threshold: float, budget: int | None = None) -> int:
 
 def oracle_burden(history: Any, threshold: float, n: int = 100, budget: int | None = None) -> int | None:
     """OB_n@t: the call index of the ``n``-th unique molecule with reward >= ``threshold``; None if never."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int("n", n, 1)
     hits = _hits(_within(history_rows(history), budget), threshold)
     return hits[n - 1][0] if len(hits) >= n else None
 
@@ -109,9 +109,7 @@ def auc_top_k(
     With ``finish=True`` (PMO's final number) a run that used fewer than ``budget`` calls is extended at its
     last value. Rows are the history's unique molecules in call order; the call index is their position.
     """
-    for name, v in (("k", k), ("budget", budget), ("freq_log", freq_log)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    k, budget, freq_log = check_int("k", k, 1), check_int("budget", budget, 1), check_int("freq_log", freq_log, 1)
     seen: set[str] = set()
     rewards: list[float] = []
     for r in history_rows(history):

@@ -34,6 +34,7 @@ from stable_baselines3.common.type_aliases import Schedule
 
 from ips_agents.policies import MaskedActorPolicy
 from ips_agents.molecules.prior import SmilesPrior
+from ips_envs.core.validation import check_int
 from ips_envs.smiles_grammar import N_ACTIONS, VOCAB
 
 N_EXTRA_FEATURES = 66
@@ -86,8 +87,7 @@ class SmilesPriorPolicy(MaskedActorPolicy):
                 "SmilesPriorPolicy needs IPS/SMILES-v0's flat Box observation of max_length + "
                 f"{N_EXTRA_FEATURES} entries, got {observation_space}"
             )
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}")
+        cache_size = check_int("cache_size", cache_size, 0)
         self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
                         normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         self.max_length = int(observation_space.shape[0]) - N_EXTRA_FEATURES

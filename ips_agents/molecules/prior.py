@@ -38,6 +38,7 @@ import numpy as np
 import torch as th
 from torch import nn
 
+from ips_envs.core.validation import check_int
 from ips_envs.smiles_grammar import END_TOKEN, N_ACTIONS, VOCAB, decode, encode
 
 FORMAT = "ips-rl-smiles-prior"
@@ -152,9 +153,8 @@ class SmilesPrior(nn.Module):
         self, embedding_dim: int = 64, hidden_size: int = 256, num_layers: int = 2, vocab: Sequence[str] = VOCAB
     ) -> None:
         super().__init__()
-        for name, v in (("embedding_dim", embedding_dim), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        embedding_dim, hidden_size = check_int("embedding_dim", embedding_dim, 1), check_int("hidden_size", hidden_size, 1)
+        num_layers = check_int("num_layers", num_layers, 1)
         self.vocab: tuple[str, ...] = tuple(vocab)
         if len(set(self.vocab)) != len(self.vocab) or END_TOKEN in self.vocab:
             raise ValueError(f"vocab must be distinct tokens without the end token {END_TOKEN!r}, got {self.vocab}")
@@ -249,10 +249,7 @@ class SmilesPrior(nn.Module):
         write. Without masks, sequences that do not emit the end token within ``max_length`` tokens are
         returned with ``complete=False``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+        n, max_length = check_int("n", n, 1), check_int("max_length", max_length, 1)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if masks and self.vocab != VOCAB:

@@ -35,6 +35,7 @@ import numpy as np
 import torch as th
 
 from ips_agents.molecules.prior import SmilesPrior
+from ips_envs.core.validation import check_int
 from ips_envs.oracles import Oracle, OracleBudgetExhausted, OracleCall, ScoreFn, canonical_smiles
 
 __all__ = ["DiversityFilter", "ReplayMemory", "Reinvent", "dap_loss", "murcko_scaffold"]
@@ -74,8 +75,7 @@ class DiversityFilter:
     """
 
     def __init__(self, bucket_size: int = 25, minscore: float = 0.4, generic: bool = False) -> None:
-        if isinstance(bucket_size, bool) or not isinstance(bucket_size, int) or bucket_size < 1:
-            raise ValueError(f"bucket_size must be a positive integer, got {bucket_size!r}")
+        bucket_size = check_int("bucket_size", bucket_size, 1)
         if not 0.0 <= float(minscore) <= 1.0:
             raise ValueError(f"minscore must be in [0, 1], got {minscore!r}")
         self.bucket_size = bucket_size
@@ -120,9 +120,7 @@ class ReplayMemory:
     (REINVENT4's inception memory). Zero scores are not stored."""
 
     def __init__(self, size: int = 50) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"memory size must be a non-negative integer, got {size!r}")
-        self.size = size
+        self.size = check_int("memory size", size, 0)
         self.entries: list[_Entry] = []
 
     def __len__(self) -> int:
@@ -204,11 +202,8 @@ class Reinvent:
             raise ValueError(f"sigma must be >= 0, got {sigma!r}")
         if not float(learning_rate) > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-        for name, v in (("batch_size", batch_size), ("max_length", max_length)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(replay_size, bool) or not isinstance(replay_size, int) or replay_size < 0:
-            raise ValueError(f"replay_size must be a non-negative integer, got {replay_size!r}")
+        batch_size, max_length = check_int("batch_size", batch_size, 1), check_int("max_length", max_length, 1)
+        replay_size = check_int("replay_size", replay_size, 0)
         self.oracle = oracle if isinstance(oracle, Oracle) else Oracle(oracle)
         if isinstance(prior, SmilesPrior):
             self.prior = prior
@@ -296,9 +291,7 @@ class Reinvent:
         the oracle's own budget, and then at least one limit must exist.
         """
         if oracle_budget is not None:
-            if isinstance(oracle_budget, bool) or not isinstance(oracle_budget, int) or oracle_budget < 1:
-                raise ValueError(f"oracle_budget must be a positive integer, got {oracle_budget!r}")
-            self.oracle.budget = oracle_budget
+            self.oracle.budget = check_int("oracle_budget", oracle_budget, 1)
         if self.oracle.budget is None and max_steps is None:
             raise ValueError("give oracle_budget (or an Oracle with a budget) or max_steps, otherwise run never stops")
         bar = None

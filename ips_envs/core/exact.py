@@ -24,17 +24,17 @@ PROB_SUM_TOLERANCE = 1e-4
 """How far a row of ``policy_probs`` may sum from 1 (float32 softmax rounding is far below it)."""
 
 
-def _check_probabilities(probs: np.ndarray) -> None:
+def _check_probabilities(probs: np.ndarray, normalized: bool = True) -> None:
     """Raise ValueError naming the first row that is not a probability vector (finite, >= 0, sums to 1)."""
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1) \
-            | ~(np.abs(probs.sum(axis=1) - 1.0) <= PROB_SUM_TOLERANCE)
+        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
+        if normalized:
+            bad |= ~(np.abs(probs.sum(axis=1) - 1.0) <= PROB_SUM_TOLERANCE)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"policy_probs row {i} is not a probability vector (finite, >= 0, summing to 1 within "
-            f"{PROB_SUM_TOLERANCE}): {probs[i].tolist()} (sum {probs[i].sum()})"
-        )
+        what = f"a probability vector (finite, >= 0, summing to 1 within {PROB_SUM_TOLERANCE})" if normalized \
+            else "a vector of finite weights >= 0"
+        raise ValueError(f"policy_probs row {i} is not {what}: {probs[i].tolist()} (sum {probs[i].sum()})")
 
 
 def exact_outcome_distribution(
@@ -42,6 +42,7 @@ def exact_outcome_distribution(
     policy_probs: PolicyProbs,
     task: Mapping[str, Any] | None = None,
     max_states: int = 2_000_000,
+    normalized: bool = True,
 ) -> dict[str, float]:
     """The exact probability of every terminal outcome when ``policy_probs`` acts in ``env``.
 
@@ -59,8 +60,12 @@ def exact_outcome_distribution(
             before its first reset).
         max_states: refuse (RuntimeError) when a layer holds more distinct states than this.
 
+        normalized: when False, rows may be any finite non-negative weights (e.g. 1 on every legal action,
+            which makes the result the number of construction paths of each outcome).
+
     Raises ValueError when ``policy_probs`` returns a row that is not a probability vector (NaN, infinite or
-    negative entries, or a sum further than :data:`PROB_SUM_TOLERANCE` from 1), naming the row.
+    negative entries, or, unless ``normalized=False``, a sum further than :data:`PROB_SUM_TOLERANCE` from 1),
+    naming the row.
 
     Returns:
         dict outcome key -> probability; the values sum to 1 up to rounding.
@@ -91,7 +96,7 @@ def exact_outcome_distribution(
         probs = np.asarray(policy_probs(kernel.observe(layer), masks), dtype=np.float64)
         if probs.shape != masks.shape:
             raise ValueError(f"policy_probs returned shape {probs.shape}, expected {masks.shape}")
-        _check_probabilities(probs)
+        _check_probabilities(probs, normalized)
         lost = float((mass * np.where(masks, 0.0, probs).sum(axis=1)).sum())
         if lost > 0:
             add(INVALID_OUTCOME, lost)
