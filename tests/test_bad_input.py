@@ -334,3 +334,122 @@ def test_cli_user_errors_are_one_line_and_status_2(tmp_path, capsys):
     for args, needle in cases:
         assert needle in _cli_error(args, capsys), args
     assert not (tmp_path / "r").exists()  # no half-made run folder
+
+
+# ------------------------------------------------------------------------------ 9. integer-only actions
+BAD_ACTIONS = [0.99, 1.0, np.float64(1.0), True, np.bool_(False), "0", np.nan, None, np.array([1]),
+               torch.tensor(1.0)]
+
+
+@pytest.mark.parametrize("action", BAD_ACTIONS, ids=repr)
+def test_single_envs_take_integer_actions_only(action):
+    env = gym.make("IPS/BooleanExpr-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be an integer in Discrete"):
+        env.step(action)
+    assert env.unwrapped._state["length"][0] == 0  # nothing was written
+
+
+@pytest.mark.parametrize("actions", [[0.99, 1, 1], [np.nan, 1, 1], [True, False, True], ["1", "1", "1"],
+                                     np.zeros(3, np.float32), [None, 1, 1]], ids=repr)
+def test_vector_envs_take_integer_actions_only(actions):
+    envs = gym.make_vec("IPS/BooleanExpr-v0", num_envs=3)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="actions must be integers in Discrete"):
+        envs.step(actions)
+
+
+def test_integer_actions_of_every_kind_are_accepted():
+    env = gym.make("IPS/BooleanExpr-v0")
+    legal = None
+    for action in (1, np.int64(1), np.uint8(1), np.array(1), torch.tensor(1)):
+        _, info = env.reset(seed=0)
+        legal = info["action_mask"]
+        assert legal[1]
+        env.step(action)
+        assert env.unwrapped._state["length"][0] == 1
+    envs = gym.make_vec("IPS/BooleanExpr-v0", num_envs=3)
+    envs.reset(seed=0)
+    for actions in ([1, 1, 1], np.ones(3, np.int32), np.ones(3, np.uint16), torch.ones(3, dtype=torch.int64)):
+        envs.reset(seed=0)
+        envs.step(actions)
+    assert legal is not None
+
+
+# ------------------------------------------------------------------------------ 14. flags are bools
+@pytest.mark.parametrize("env_id, flag", [
+    ("IPS/HyperGrid-v0", "canonical_order"), ("IPS/CausalDAG-v0", "canonical_order"),
+    ("IPS/Voxel3D-v0", "canonical_order"), ("IPS/Voxel3D-v0", "mask_top_view"),
+    ("IPS/PathMultiplicity-v0", "mask_dead_ends"), ("IPS/SMILES-v0", "aromatic"), ("IPS/HyperGrid-v0", "strict"),
+])
+@pytest.mark.parametrize("value", ["no", "False", 0, 1.0, None])
+def test_string_and_number_flags_are_refused(env_id, flag, value):
+    with pytest.raises(ValueError, match=f"{flag} must be True or False"):
+        gym.make(env_id, **{flag: value})
+    assert gym.make(env_id, **{flag: np.bool_(True)}).unwrapped is not None
+
+
+@pytest.mark.parametrize("mask", [["a", "b", "c"], [0.5, 1.0, 0.0], [1, 0, 1], "yes"], ids=repr)
+def test_reset_mask_must_be_bool(mask):
+    envs = gym.make_vec("IPS/HyperGrid-v0", num_envs=3)
+    envs.reset(seed=0)
+    envs.step([0, 0, 0])
+    before = envs.unwrapped._state["x"].copy()
+    with pytest.raises(ValueError, match="reset_mask must be a bool array"):
+        envs.reset(options={"reset_mask": mask})
+    assert np.array_equal(envs.unwrapped._state["x"], before)  # no copy was reset
+    envs.reset(options={"reset_mask": [False, True, False]})
+    assert envs.unwrapped._state["x"][1].sum() == 0 and envs.unwrapped._state["x"][0].sum() == 1
+
+
+# ------------------------------------------------------------------- 11. the oracle budget inside envs
+def _write(envs, smiles_per_copy):
+    """Write one SMILES of the same token length per copy of a SMILES vector env; return the last step."""
+    from ips_envs.smiles import encode
+
+    codes = np.array([encode(s) for s in smiles_per_copy])
+    envs.reset(seed=0)
+    for step_actions in codes.T:
+        out = envs.step(step_actions)
+    return out
+
+
+def test_budget_contract_in_vector_envs():
+    oracle = Oracle("qed", budget=2)
+    envs = gym.make_vec("IPS/SMILES-v0", num_envs=4, oracle=oracle)
+    _, rewards, terminated, _, info = _write(envs, ["CCCO", "CCCN", "CCCF", "CCCS"])  # same length: end together
+    assert terminated.all() and oracle.calls == 2 and oracle.exhausted
+    scored = ~info["budget_exhausted"]
+    assert scored.sum() == 2 and info["valid"].all() and not info["too_large"].any()
+    for i in range(4):  # every charged molecule's reward reaches the learner; unscored ones get 0
+        key = info["outcome"][i]
+        assert rewards[i] == (oracle.cache[key] if scored[i] else 0.0)
+        assert (key in oracle.cache) == bool(scored[i])
+    assert sorted(h.smiles for h in oracle.history) == sorted(info["outcome"][scored])
+    # the env is consistent and keeps working: a scored molecule stays free, a new one is flagged again
+    _, rewards, terminated, _, info = _write(envs, ["CCCO", "CCCN", "CCCF", "CCCS"])
+    assert terminated.all() and oracle.calls == 2
+    assert np.array_equal(info["budget_exhausted"], ~scored)
+    assert np.array_equal(rewards, [oracle.cache.get(k, 0.0) for k in info["outcome"]])
+
+
+def test_training_stops_cleanly_when_the_budget_is_spent():
+    oracle = Oracle("qed", budget=15)
+    model = IPSGRPO("MlpPolicy", "IPS/SMILES-v0", env_kwargs={"oracle": oracle, "max_length": 12}, group_size=4,
+                    n_groups=2, policy_kwargs={"net_arch": [8]}, seed=0)
+    model.learn(10**7)  # returns: no OracleBudgetExhausted, no endless loop
+    assert model.budget_exhausted and oracle.exhausted and oracle.calls == 15 and finite(model)
+    updates = model._n_updates
+    model.learn(10**7, reset_num_timesteps=False)  # a spent budget stops at once, without an update
+    assert model._n_updates == updates
+
+
+def test_smiles_env_flags_molecules_above_the_size_bound():
+    env = gym.make("IPS/SMILES-v0", max_length=MAX_HEAVY_ATOMS + 5, oracle=Oracle("qed"))
+    from ips_envs.smiles import encode
+
+    obs, info = env.reset(seed=0)
+    assert info["too_large"] is False and info["budget_exhausted"] is False  # the keys are on every step
+    for a in encode("C" * (MAX_HEAVY_ATOMS + 1)):
+        _, reward, terminated, _, info = env.step(a)
+    assert terminated and reward == 0.0 and info["valid"] and info["too_large"]

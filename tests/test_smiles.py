@@ -228,6 +228,7 @@ def test_qed_reward_of_aspirin_and_oracle_accounting():
     _step_string(env, "C(C)")  # same molecule, still free
     _, reward, terminated, _, info = _step_string(env, "CCC")  # a new molecule after the budget: no exception
     assert terminated and reward == 0.0 and info["valid"] and info["outcome"] == "CCC" and oracle.calls == 2
+    assert info["budget_exhausted"] and not info["too_large"]
     with pytest.raises(OracleBudgetExhausted, match="budget of 2"):  # calling the oracle directly still raises
         oracle.score_canonical("CCC")
     assert env.unwrapped.kernel.oracle is oracle

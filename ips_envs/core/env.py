@@ -10,8 +10,9 @@ import numpy as np
 from gymnasium import spaces
 
 from ips_envs.core import enumeration
-from ips_envs.core.face import RENDER_MODES, KernelFace, pending_info, row_info
+from ips_envs.core.face import RENDER_MODES, KernelFace, row_info
 from ips_envs.core.kernel import State, ended_masks
+from ips_envs.core.validation import check_action
 
 
 class ConstructionEnv(KernelFace, gym.Env):
@@ -72,16 +73,15 @@ class ConstructionEnv(KernelFace, gym.Env):
         self._state = self.kernel.initial_state([self._task])
         self._done = False
         self._mask = self.kernel.legal_actions(self._state)[0]
-        return self.kernel.observe(self._state)[0], {"action_mask": self._mask.copy(), **row_info(pending_info(1), 0)}
+        info = {"action_mask": self._mask.copy(), **row_info(self._pending_info(1), 0)}
+        return self.kernel.observe(self._state)[0], info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode has ended: call reset() before step()")
-        a = int(action)
-        if not 0 <= a < self.kernel.n_actions:
-            raise ValueError(f"action {action!r} is outside Discrete({self.kernel.n_actions})")
+        a = check_action(action, self.kernel.n_actions)  # integers only: 0.99 or True is not action 0 / 1
         illegal = not self._mask[a]
         if illegal and self.strict:
             raise self._illegal(a, self._mask)

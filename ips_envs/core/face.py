@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,18 +15,21 @@ RENDER_MODES = ["ansi", "rgb_array"]
 RESET_OPTIONS = ("task", "tasks", "reset_mask")
 
 
-def pending_info(n: int) -> dict[str, np.ndarray]:
+def pending_info(n: int, flags: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """The per-copy info fields of ``n`` copies whose episodes have not ended, with their values.
 
     This is the one place the info keys are listed: single envs report row 0 of these arrays and vector
     envs the arrays (with ``info["action_mask"]`` beside them), on reset and on every step. A new key is
-    one entry here plus its value at termination in :meth:`KernelFace._end_episodes`.
+    one entry here plus its value at termination in :meth:`KernelFace._end_episodes`. ``flags`` are a
+    domain's own bool keys (:attr:`Kernel.outcome_flags <ips_envs.core.kernel.Kernel.outcome_flags>`, e.g.
+    SMILES' ``budget_exhausted`` and ``too_large``), False until an episode ends with them.
     """
     return {
         "outcome": np.full(n, PENDING_OUTCOME, dtype=object),
         "valid": np.zeros(n, dtype=bool),
         "invalid_action": np.zeros(n, dtype=bool),
         "path_count": np.zeros(n, dtype=np.int64),
+        **{flag: np.zeros(n, dtype=bool) for flag in flags},
     }
 
 
@@ -103,6 +106,10 @@ class KernelFace:
             return self.fixed_task
         return self.kernel.sample_task(rng)
 
+    def _pending_info(self, n: int) -> dict[str, np.ndarray]:
+        """:func:`pending_info` with this kernel's outcome flags."""
+        return pending_info(n, self.kernel.outcome_flags)
+
     def _end_episodes(
         self, state: State, ended: np.ndarray, illegal: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -113,14 +120,16 @@ class KernelFace:
         others keep the :func:`pending_info` values and reward 0.
         """
         rewards = np.zeros(len(ended), dtype=np.float64)
-        info = pending_info(len(ended))
+        info = self._pending_info(len(ended))
         finished = np.flatnonzero(ended)
         if len(finished):
             done = take(state, finished)
-            keys, rew, ok = self.kernel.outcomes(done)
+            keys, rew, ok, flags = self.kernel.outcomes_with_flags(done)
             info["outcome"][finished] = keys
             info["valid"][finished] = ok
             rewards[finished] = rew
+            for flag, values in flags.items():
+                info[flag][finished] = values
             if self.kernel.counts_paths:  # construction paths of each outcome (0 for invalid-action endings)
                 counts = self.kernel.path_counts(done)
                 if counts.dtype == object and max(counts) >= 2**63:  # beyond int64: exact Python ints

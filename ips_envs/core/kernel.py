@@ -165,6 +165,14 @@ class Kernel(ABC):
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
         """For terminal rows: canonical outcome keys, float rewards ``[N]`` and bool validity ``[N]``."""
 
+    outcome_flags: tuple[str, ...] = ()
+    """Names of the domain's own bool ``info`` flags at termination (in every step's info, False until set)."""
+
+    def outcomes_with_flags(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`outcomes` plus one bool ``[N]`` array per name in :attr:`outcome_flags` (what the faces call)."""
+        keys, rewards, valid = self.outcomes(state)
+        return keys, rewards, valid, {}
+
     def path_counts(self, state: State) -> np.ndarray:
         """For terminal rows: ``[N]``, the number of construction paths (action sequences allowed by the masks,
         from the start state of the row's task) that end in the row's outcome.

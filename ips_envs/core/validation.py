@@ -14,6 +14,7 @@ Every helper raises ``ValueError`` with one line naming the argument, the value 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,14 +88,17 @@ def _is_int_dtype(arr: np.ndarray) -> bool:
 
 
 def check_action(action: Any, n: int) -> int:
-    """One action of ``Discrete(n)``: a Python / numpy integer or a 0-d integer array (not a bool or float)."""
-    if isinstance(action, np.ndarray) and action.ndim == 0 and _is_int_dtype(action):
-        action = action[()]
-    if isinstance(action, bool | np.bool_) or not isinstance(action, int | np.integer):
+    """One action of ``Discrete(n)``: an integer (Python, numpy, a 0-d integer array or tensor), not a bool or float."""
+    is_bool = isinstance(action, bool | np.bool_) or str(getattr(action, "dtype", "")) in ("bool", "torch.bool")
+    try:
+        a = None if is_bool else operator.index(action)
+    except TypeError:
+        a = None
+    if a is None:
         raise ValueError(f"action must be an integer in Discrete({n}), got {type(action).__name__} {action!r}")
-    if not 0 <= action < n:
-        raise ValueError(f"action {action!r} is outside Discrete({n})")
-    return int(action)
+    if not 0 <= a < n:
+        raise ValueError(f"action {a} is outside Discrete({n})")
+    return a
 
 
 def check_actions(actions: Any, n: int, num_envs: int) -> np.ndarray:

@@ -13,8 +13,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ips_envs.core import enumeration
-from ips_envs.core.face import RENDER_MODES, KernelFace, pending_info, vector_info
+from ips_envs.core.face import RENDER_MODES, KernelFace, vector_info
 from ips_envs.core.kernel import State, draw_index, ended_masks, put, take
+from ips_envs.core.validation import check_actions, check_bool_array, check_int
 
 
 def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -77,8 +78,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         **kwargs: Any,
     ) -> None:
         mode = parse_autoreset_mode(autoreset_mode)
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        num_envs = check_int("num_envs", num_envs, 1)
         self._init_face(render_mode, task, strict, kwargs)
         self.num_envs = int(num_envs)
         self.autoreset_mode = mode
@@ -183,9 +183,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         options = self._check_options(options)
         rows = np.arange(self.num_envs)
         if "reset_mask" in options:
-            reset_mask = np.asarray(options["reset_mask"], dtype=bool)
-            if reset_mask.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {reset_mask.shape}")
+            reset_mask = check_bool_array("reset_mask", options["reset_mask"], (self.num_envs,))
             if self._state is None and not reset_mask.all():
                 raise ValueError("the first reset must reset every copy (reset_mask all True or absent)")
             rows = np.flatnonzero(reset_mask)
@@ -201,7 +199,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         assert self._state is not None
         present = np.zeros(self.num_envs, dtype=bool)
         present[rows] = True
-        return self.kernel.observe(self._state), self._info(pending_info(self.num_envs), present)
+        return self.kernel.observe(self._state), self._info(self._pending_info(self.num_envs), present)
 
     def _info(self, fields: dict[str, np.ndarray], present: np.ndarray) -> dict[str, Any]:
         """The vector info of the current masks and per-copy ``fields``, set on the ``present`` copies."""
@@ -210,13 +208,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions).reshape(-1)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"actions must have shape ({self.num_envs},), got {np.asarray(actions).shape}")
-        if np.any((actions < 0) | (actions >= self.kernel.n_actions)):
-            bad = actions[(actions < 0) | (actions >= self.kernel.n_actions)][0]
-            raise ValueError(f"action {bad} is outside Discrete({self.kernel.n_actions})")
-        actions = actions.astype(np.int64)
+        actions = check_actions(actions, self.kernel.n_actions, self.num_envs)  # integer arrays only
         n = self.num_envs
         if self.autoreset_mode == AutoresetMode.DISABLED and self._done.any():
             i = int(np.flatnonzero(self._done)[0])
@@ -252,7 +244,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
                 final_obs[i] = o
             infos = {"final_obs": final_obs, "_final_obs": terminated.copy(),
                      "final_info": self._info(fields, terminated), "_final_info": terminated.copy()}
-            pending = pending_info(n)
+            pending = self._pending_info(n)
             for k in fields:  # the reset copies report their new episode's info
                 fields[k][terminated] = pending[k][terminated]
             resetting = resetting | terminated
