@@ -586,18 +586,8 @@ class IPSGRPO(BaseAlgorithm):
                     diff = ref_logp_t[idx] - logp
                     kl = (th.exp(diff) - diff - 1).sum() / n_mb
                     loss = loss + self.kl_coef * kl
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                max_norm = th.inf if self.max_grad_norm is None else self.max_grad_norm
-                grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
-                if not (th.isfinite(loss) and th.isfinite(grad_norm)):
-                    self.policy.optimizer.zero_grad()  # never let a non-finite step reach the parameters
-                    self.skipped_updates += 1
-                    warnings.warn(f"skipped a gradient step with a non-finite loss ({loss.item()}) or gradient norm "
-                                  f"({grad_norm.item()}); {self.skipped_updates} skipped so far", RuntimeWarning,
-                                  stacklevel=2)
+                if not self._gradient_step(loss):
                     continue
-                self.policy.optimizer.step()
                 with th.no_grad():
                     stats["loss"].append(loss.item())
                     stats["pg_loss"].append(pg_loss.item())
@@ -608,18 +598,39 @@ class IPSGRPO(BaseAlgorithm):
         self._n_updates += self.n_epochs
         return {k: float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
 
-    def _skip_batch(self, batch: GroupBatch, advantages: np.ndarray) -> dict[str, float]:
-        """Count and report a batch whose rewards or advantages are not finite; the parameters are not touched."""
+    def _gradient_step(self, loss: th.Tensor) -> bool:
+        """Back-propagate ``loss``, clip, and step, unless the loss or the gradient norm is not finite.
+
+        A non-finite step is dropped (gradients cleared, :attr:`skipped_updates` counted, a RuntimeWarning), so
+        it never reaches the parameters. Returns whether the optimizer stepped.
+        """
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        max_norm = th.inf if self.max_grad_norm is None else self.max_grad_norm
+        grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
+        if not (th.isfinite(loss) and th.isfinite(grad_norm)):
+            self.policy.optimizer.zero_grad()
+            self.skipped_updates += 1
+            warnings.warn(f"skipped a gradient step with a non-finite loss ({loss.item()}) or gradient norm "
+                          f"({grad_norm.item()}); {self.skipped_updates} skipped so far", RuntimeWarning, stacklevel=3)
+            return False
+        self.policy.optimizer.step()
+        return True
+
+    def _skip_batch(self, batch: GroupBatch, targets: np.ndarray) -> dict[str, float]:
+        """Count and report a batch whose rewards or training targets (advantages) are not finite.
+
+        Called before any gradient step, so the parameters are not touched; returns NaN statistics.
+        """
         self.skipped_batches += 1
         bad_r = int((~np.isfinite(batch.rewards)).sum())
-        bad_a = int((~np.isfinite(advantages)).sum())
+        bad_t = int((~np.isfinite(targets)).sum())
         warnings.warn(
-            f"skipped a batch with {bad_r} non-finite reward(s) and {bad_a} non-finite advantage(s) (e.g. a reward "
-            f"of inf / nan, or IPS scaling overflowing) before the update; {self.skipped_batches} skipped so far",
-            RuntimeWarning,
-            stacklevel=2,
+            f"skipped a batch with {bad_r} non-finite reward(s) and {bad_t} non-finite advantage(s) / target(s) (e.g. "
+            f"a reward of inf / nan, or IPS scaling overflowing) before the update; {self.skipped_batches} skipped so "
+            f"far", RuntimeWarning, stacklevel=3,
         )
-        return {k: float("nan") for k in ("loss", "pg_loss", "entropy", "kl", "clip_fraction", "approx_kl")}
+        return {"loss": float("nan")}
 
     def _record(self, batch: GroupBatch, train_stats: Mapping[str, float], iteration: int) -> None:
         for r, length in zip(batch.rewards, batch.lengths, strict=True):

@@ -78,9 +78,12 @@ class TrajectoryBalance(IPSGRPO):
         masks_t = th.as_tensor(batch.masks, device=device)
         actions_t = th.as_tensor(batch.actions, device=device)
         traj_t = th.as_tensor(batch.traj, device=device)
-        target = self._targets(batch)
+        with np.errstate(all="ignore"):
+            target = self._targets(batch)
         if self.log_pb is not None:
             target = target + np.asarray(self.log_pb(batch), dtype=np.float64)
+        if not (np.isfinite(batch.rewards).all() and np.isfinite(target).all()):
+            return self._skip_batch(batch, target)
         target_t = th.as_tensor(target, dtype=th.float32, device=device)
         lengths_t = th.as_tensor(np.maximum(batch.lengths, 1), dtype=th.float32, device=device)
         losses = []
@@ -90,11 +93,7 @@ class TrajectoryBalance(IPSGRPO):
             if self.objective == "flowrl":
                 traj_logp = traj_logp / lengths_t
             loss = ((self.policy.log_z + traj_logp - target_t) ** 2).mean()
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            if self.max_grad_norm is not None:
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
-            losses.append(loss.item())
+            if self._gradient_step(loss):
+                losses.append(loss.item())
         self._n_updates += self.n_epochs
-        return {"loss": float(np.mean(losses)), "log_z": float(self.policy.log_z.item())}
+        return {"loss": float(np.mean(losses)) if losses else float("nan"), "log_z": float(self.policy.log_z.item())}

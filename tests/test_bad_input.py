@@ -82,6 +82,15 @@ def test_batches_with_non_finite_rewards_are_skipped_and_counted(tmp_path, trans
     assert int(float(logged[-1]["train/skipped_batches"])) == model.skipped_batches
 
 
+@pytest.mark.parametrize("objective", ["tb", "flowrl"])
+def test_trajectory_balance_skips_non_finite_batches_too(objective):
+    model = TrajectoryBalance("MlpPolicy", _vector_env(8, lambda r: math.inf if r > 0 else r), objective=objective,
+                              group_size=4, policy_kwargs={"net_arch": [8]}, seed=0)
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        model.learn(100)
+    assert finite(model) and model.skipped_batches >= 1
+
+
 # ------------------------------------------------------------------------ 7. validity from the env's flag
 def test_validity_comes_from_the_env_flag_for_smiles(tmp_path, capsys):
     kwargs = {"max_length": 8, "aromatic": True}
