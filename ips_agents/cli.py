@@ -203,15 +203,11 @@ def _new_run_config(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ips_agents.training import RunInterrupted, train_run
+    from ips_agents.training import train_run
 
     config = _given_settings(args) if args.resume else _new_run_config(args)
-    try:
-        model = train_run(args.out, config, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                          checkpoint_seconds=args.checkpoint_seconds, progress_bar=not args.no_progress)
-    except RunInterrupted as e:
-        print(f"ips-rl: {e}", file=sys.stderr)
-        return 0
+    model = train_run(args.out, config, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                      checkpoint_seconds=args.checkpoint_seconds, progress_bar=not args.no_progress)
     print(f"trained {model.num_timesteps:,} steps / {model.num_trajectories:,} trajectories -> {args.out}/model.zip")
     return 0
 
@@ -299,11 +295,19 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _run_interrupted(e: BaseException) -> bool:
+    """Whether ``e`` is a :class:`~ips_agents.training.RunInterrupted` (without importing training for it)."""
+    training = sys.modules.get("ips_agents.training")
+    return training is not None and isinstance(e, training.RunInterrupted)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed command: user errors become one line on stderr and exit status 2 (the one place)."""
     try:
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if _run_interrupted(e):  # a run saved after SIGINT / SIGTERM: the caller decides (main() exits with 0)
+            raise
         print("ips-rl: interrupted", file=sys.stderr)
         return 130
     except SystemExit as e:
@@ -321,8 +325,20 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ips-rl`` entry point: parse ``argv`` and run the command; returns the exit status.
+
+    A training run stopped by SIGINT / SIGTERM (after saving its checkpoint) prints how to resume and returns 0;
+    code that runs commands in process and must know about the interruption (``ips-rl sweep``) calls
+    :func:`run_command`, which raises :class:`~ips_agents.training.RunInterrupted` instead.
+    """
     args = build_parser().parse_args(argv)
-    return run_command(args)
+    try:
+        return run_command(args)
+    except KeyboardInterrupt as e:
+        if not _run_interrupted(e):
+            raise
+        print(f"ips-rl: {e}", file=sys.stderr)
+        return 0
 
 
 if __name__ == "__main__":

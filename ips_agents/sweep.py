@@ -134,14 +134,14 @@ def _last_logged(folder: Path) -> dict[str, float]:
 def train_trial(folder: str, train_args: list[str]) -> dict[str, Any]:
     """One trial: ``ips-rl train <train_args> --out <folder>`` (``--resume`` when the folder already holds a model,
     so an interrupted trial continues and a finished one is only reloaded). Returns the run's last logged row."""
-    from ips_agents.cli import main
+    from ips_agents.cli import build_parser, run_command
     from ips_agents.training import MODEL_FILE
 
     run = Path(folder)
     argv = ["train", *train_args, "--out", str(run), "--no-progress"]
     if (run / MODEL_FILE).exists():
         argv.append("--resume")
-    code = main(argv)
+    code = run_command(build_parser().parse_args(argv))  # a SIGINT / SIGTERM (RunInterrupted) stops the sweep
     if code:
         raise RuntimeError(f"ips-rl {' '.join(argv)} exited with {code}")
     return {"folder": str(run), "train_args": list(train_args), "last": _last_logged(run)}
