@@ -65,7 +65,7 @@ def test_sweep_writes_one_train_run_folder_per_trial_and_reruns_resume(tmp_path,
 
 @pytest.mark.parametrize("argv, message", [
     (["--grid", "lr=1", "--", "--env", "IPS/HyperGrid-v0"], "unrecognized arguments: --lr 1"),
-    (["--grid", "learning-rate=abc", "--", "--env", "IPS/HyperGrid-v0"], "invalid float value: 'abc'"),
+    (["--grid", "learning-rate=abc", "--", "--env", "IPS/HyperGrid-v0"], "--learning-rate: expected a finite number >= 0, got 'abc'"),
     (["--", "--env", "IPS/HyperGrid-v0", "--seed", "3"], "--seed cannot be an ips-rl train argument"),
     (["--seeds", "1", "1", "--", "--env", "IPS/HyperGrid-v0"], "repeats a seed"),
 ])
