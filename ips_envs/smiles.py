@@ -245,7 +245,7 @@ class SMILESKernel(Kernel):
                     continue
                 keys.append(canon)
                 valid[i] = True
-                rewards[i], flag = self.oracle.score_flagged(canon, mol)
+                rewards[i], flag = self.oracle.score_flagged(canon)
                 if flag is not None:
                     flags[flag][i] = True
         return keys, rewards, valid, flags
