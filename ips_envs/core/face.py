@@ -55,17 +55,23 @@ def vector_info(fields: Mapping[str, np.ndarray], present: np.ndarray) -> dict[s
     return info
 
 
+class UnknownEnvArgument(TypeError, ValueError):
+    """An env argument the domain does not take: a TypeError as Python raises for an unexpected keyword (so
+    libraries that retry ``make`` without an optional argument keep working) and a ValueError (bad input)."""
+
+
 def check_kernel_kwargs(kernel_class: type[Kernel], kwargs: Mapping[str, Any]) -> None:
-    """Raise ValueError naming env arguments the kernel does not take (instead of a TypeError deep inside)."""
+    """Raise :class:`UnknownEnvArgument` naming env arguments the kernel does not take, and the accepted ones."""
     params = inspect.signature(kernel_class.__init__).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     known = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
+        more = f" (and {', '.join(repr(u) for u in unknown[1:])})" if len(unknown) > 1 else ""
         common = ["render_mode", "task", "strict"]
-        raise ValueError(f"unknown {kernel_class.domain} env argument(s) {unknown}; expected some of "
-                         f"{sorted(known) + common}")
+        raise UnknownEnvArgument(f"the {kernel_class.domain} env got an unexpected keyword argument {unknown[0]!r}"
+                                 f"{more}; expected some of {sorted(known) + common}")
 
 
 class KernelFace:
