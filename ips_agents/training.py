@@ -137,7 +137,8 @@ class StopRequest:
 def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[StopRequest]:
     """Turn the first of ``signals`` into a :class:`StopRequest` (the second raises KeyboardInterrupt at once).
 
-    Outside the main thread (where Python cannot install handlers) the default handlers stay.
+    Outside the main thread (where Python cannot install handlers) the default handlers stay, and so does a
+    signal the process ignores.
     """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
@@ -152,7 +153,8 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
         print(f"\n{name} received: saving a checkpoint after the current batch (send it again to stop at once)",
               file=sys.stderr, flush=True)
 
-    previous = {s: signal.signal(s, handler) for s in signals}
+    # a signal the process was started ignoring (``nohup``, ``cmd &`` in a script) stays ignored, as Python does
+    previous = {s: signal.signal(s, handler) for s in signals if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield stop
     finally:

@@ -22,8 +22,10 @@ import torch
 import ips_agents.training as training
 from ips_agents.training import RunConfig, load_run, train_run
 
+# the default learning rate of the default (paths) estimator decays linearly over the run: its progress must
+# survive the interruptions too
 TINY = ["--env", "IPS/HyperGrid-v0", "--env-kwargs", '{"height": 4}', "--n-groups", "2", "--group-size", "4",
-        "--net-arch", "8", "--learning-rate", "0.01", "--no-progress"]
+        "--net-arch", "8", "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
