@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test,interop,ray]"
+	$(PY) -m ips_envs_plugin install  # editable installs get no .pth from the wheel: plain IPS/ ids everywhere
 	touch $@
 
 install: $(VENV)/.installed
@@ -40,6 +41,7 @@ rllib-venv: .venv-rllib/.installed
 	.venv-rllib/bin/python -m pip install -q --upgrade pip
 	.venv-rllib/bin/python -m pip install -q torch==2.13.0
 	.venv-rllib/bin/python -m pip install -q "ray[rllib]==2.60.0" -e .
+	.venv-rllib/bin/python -m ips_envs_plugin install
 	touch $@
 
 clean:
