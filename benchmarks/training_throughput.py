@@ -106,7 +106,7 @@ class GroupRunner(Runner):
         self.model.learn(groups * G * 2)  # warm-up
         self.steps_per_update = self.model.collect_batch().n_steps  # transitions per update, for MaskablePPO
         env, policy = self.model.group_env, self.model.policy
-        env.step = _timed(env.step, self.meter, "env step")
+        env.step_active = _timed(env.step_active, self.meter, "env step")  # the rollout's step
         env.reset = _timed(env.reset, self.meter, "env step")
         policy.forward = _timed(policy.forward, self.meter, "policy forward")
         self._update = _timed(self.model.train_on_batch, self.meter, "update")

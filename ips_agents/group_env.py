@@ -80,6 +80,10 @@ class GroupEnv:
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self.budget_exhausted = False
         """Set (and kept) once a finished episode reports ``info["budget_exhausted"]``: its oracle was spent."""
+        # an ips_envs vector env used as is (no wrapper, its own step): step_active steps only the running copies
+        self._direct = (self.kind == "ips" and env is env.unwrapped
+                        and type(env).step is ConstructionVectorEnv.step)
+        self._last_masks: np.ndarray | None = None
 
     # -------------------------------------------------------------- queries
     @property
@@ -135,7 +139,8 @@ class GroupEnv:
                 self.env.seed(None)
                 self.env._seeds = [int(s) for s in seeds]  # per-copy seeds (SB3 only broadcasts one)
             obs = self.env.reset()
-            return obs, self._masks(None)
+            self._last_masks = self._masks(None)
+            return obs, self._last_masks
         options = None
         if tasks is not None:
             if self.kind != "ips":
@@ -143,8 +148,11 @@ class GroupEnv:
             options = {"tasks": list(tasks)}
             seeds = None  # the task is given: ips_envs only use the seed to sample tasks
         obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
+        if not self._direct:  # a vector env may hand out its own buffer (Gymnasium's copy=False)
+            obs = {k: np.array(v) for k, v in obs.items()} if isinstance(obs, dict) else np.array(obs)
         self._ended[:] = False
-        return obs, self._masks(info)
+        self._last_masks = self._masks(info)
+        return obs, self._last_masks
 
     # ----------------------------------------------------------------- step
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -170,13 +178,14 @@ class GroupEnv:
                     counts[i] = float(infos[i]["path_count"])
             dones = np.asarray(dones, bool)
             self._unit_counts(counts, dones)
-            return obs, self._masks(None), np.asarray(rewards, np.float64), dones, outcomes, valid, counts
+            self._last_masks = self._masks(None)
+            return obs, self._last_masks, np.asarray(rewards, np.float64), dones, outcomes, valid, counts
         if self._manual_reset and self._ended.any():  # AutoresetMode.DISABLED: finished copies must be reset
             self.env.reset(options={"reset_mask": self._ended.copy()})
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
         self._ended = done.copy()
-        masks = self._masks(info)
+        masks = self._last_masks = self._masks(info)
         if "final_info" in info:  # AutoresetMode.SAME_STEP: finished copies already report their next episode
             info = info["final_info"]
         if done.any():
@@ -198,6 +207,40 @@ class GroupEnv:
                 counts[has] = np.asarray(np.asarray(info["path_count"])[has], dtype=np.float64)
             self._unit_counts(counts, done)
         return obs, masks, np.asarray(rewards, np.float64), done, outcomes, valid, counts
+
+    def step_active(self, idx: np.ndarray, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray, np.ndarray, np.ndarray]:
+        """Step the running copies ``idx`` (strictly increasing) with ``actions`` (one per copy in ``idx``).
+
+        Returns what :meth:`step` returns, but only for the copies ``idx`` (row ``j`` is copy ``idx[j]``). An
+        ips_envs vector env (unwrapped) steps, observes and masks only those copies
+        (:meth:`~ips_envs.core.vector_env.ConstructionVectorEnv.step_rows`); any other env steps every copy
+        (finished ones with a legal dummy action) and the rows are picked from the result. Both give the same
+        values for the copies ``idx``.
+        """
+        idx = np.asarray(idx, dtype=np.intp)
+        if not self._direct:
+            if self._last_masks is None:
+                raise RuntimeError("call reset() before step_active()")
+            full = self._last_masks.argmax(axis=1)  # finished copies: any action (ignored or starting a new episode)
+            full[idx] = actions
+            obs, masks, rewards, done, outcomes, valid, counts = self.step(full)
+            return (index_obs(obs, idx), masks[idx], rewards[idx], done[idx], outcomes[idx], valid[idx],
+                    counts[idx])
+        obs, masks, rewards, done, fields = self.env.step_rows(idx, actions)
+        self._ended[idx] = done
+        m = len(idx)
+        outcomes = np.full(m, "", dtype=object)
+        valid = np.zeros(m, dtype=bool)
+        counts = np.full(m, -1.0)
+        if done.any():
+            outcomes[done] = fields["outcome"][done]
+            valid[done] = fields["valid"][done]
+            if "budget_exhausted" in fields:
+                self.budget_exhausted |= bool(fields["budget_exhausted"][done].any())
+            counts[done] = np.asarray(fields["path_count"][done], dtype=np.float64)
+            self._unit_counts(counts, done)
+        return obs, masks, rewards, done, outcomes, valid, counts
 
     def _unit_counts(self, counts: np.ndarray, done: np.ndarray) -> None:
         """Fill missing path counts of finished copies with 1 when the env declares ``unique_paths``."""

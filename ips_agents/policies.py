@@ -181,7 +181,20 @@ class MaskedActorPolicy(BasePolicy):
 
     def logits(self, obs: th.Tensor) -> th.Tensor:
         """Unmasked action logits ``[N, A]``."""
-        return self.logits_net(self.extract_features(obs, self.features_extractor))
+        return self.logits_net(self._features(obs))
+
+    def _features(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
+        """SB3's ``extract_features``, skipped where it is the identity: a flat float32 batch of a 1-D ``Box``
+        through the ``FlattenExtractor`` (``float()`` and ``flatten(1)`` return the batch itself)."""
+        flat = self.__dict__.get("_identity_features")
+        if flat is None:
+            space = self.observation_space
+            flat = self.__dict__["_identity_features"] = (
+                type(self.features_extractor) is FlattenExtractor and isinstance(space, spaces.Box)
+                and len(space.shape) == 1 and not is_image_space(space))
+        if flat and isinstance(obs, th.Tensor) and obs.dtype == th.float32 and obs.dim() == 2:
+            return obs
+        return self.extract_features(obs, self.features_extractor)
 
     def masked_log_probs(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None,
                          distinct: bool = False) -> th.Tensor:
@@ -192,8 +205,12 @@ class MaskedActorPolicy(BasePolicy):
         """
         logits = self.distinct_logits(obs) if distinct else self.logits(obs)
         if action_masks is not None:
-            mask = th.as_tensor(action_masks, device=logits.device).reshape(logits.shape)
-            logits = logits.masked_fill(~mask.bool(), MASKED_LOGIT)
+            mask = th.as_tensor(action_masks, device=logits.device)
+            if mask.dtype != th.bool:
+                mask = mask.bool()
+            if mask.shape != logits.shape:
+                mask = mask.reshape(logits.shape)
+            logits = th.where(mask, logits, MASKED_LOGIT)
         return th.log_softmax(logits, dim=-1)
 
     def distinct_logits(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
@@ -225,11 +242,11 @@ class MaskedActorPolicy(BasePolicy):
         return ``(actions, log_probs)``."""
         logp = self.masked_log_probs(obs, action_masks)
         if deterministic:
-            actions = logp.argmax(dim=-1)
+            actions = logp.argmax(dim=-1, keepdim=True)
         else:
             # argmax(log p - log E), E ~ Exp(1), is a sample of the categorical (-log E is Gumbel noise)
-            actions = (logp - th.empty_like(logp).exponential_().log()).argmax(dim=-1)
-        return actions, logp.gather(-1, actions[:, None]).squeeze(-1)
+            actions = (logp - th.empty_like(logp).exponential_().log()).argmax(dim=-1, keepdim=True)
+        return actions.squeeze(-1), logp.gather(-1, actions).squeeze(-1)
 
     def evaluate_actions(
         self, obs: th.Tensor, actions: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None

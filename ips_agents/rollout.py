@@ -70,8 +70,8 @@ def collect_groups(
             (the function then returns None).
     """
     n = env.num_envs
-    obs, masks = env.reset(tasks=tasks, seeds=seeds)
-    active = np.ones(n, dtype=bool)
+    sub_obs, sub_masks = env.reset(tasks=tasks, seeds=seeds)
+    idx = np.arange(n)  # the copies whose episodes are running; sub_obs / sub_masks are their rows
     rewards = np.zeros(n)
     valid = np.zeros(n, dtype=bool)
     outcomes = np.full(n, "", dtype=object)
@@ -81,18 +81,14 @@ def collect_groups(
     rec_obs, rec_masks, rec_actions, rec_logp, rec_traj = [], [], [], [], []
     policy.set_training_mode(False)
     for _ in range(max_steps):
-        idx = np.flatnonzero(active)
-        sub_obs, sub_masks = index_obs(obs, idx), masks[idx]
-        if not sub_masks.any(axis=1).all():
-            bad = int(idx[np.flatnonzero(~sub_masks.any(axis=1))[0]])
+        playable = sub_masks.any(axis=1)
+        if not playable.all():
+            bad = int(idx[np.flatnonzero(~playable)[0]])
             raise RuntimeError(f"env {bad} has no legal action but did not terminate")
-        with th.no_grad():
-            obs_t = policy.batch_to_tensor(sub_obs)
-            act_t, logp_t = policy(obs_t, action_masks=sub_masks)
-        sub_actions = act_t.cpu().numpy().astype(np.int64)
-        actions = masks.argmax(axis=1)  # finished copies: any action (it is ignored or starts a new episode)
-        actions[idx] = sub_actions
-        logp = logp_t.cpu().numpy().astype(np.float64)
+        with th.inference_mode():
+            act_t, logp_t = policy(policy.batch_to_tensor(sub_obs), action_masks=sub_masks)
+        sub_actions = act_t.numpy(force=True).astype(np.int64, copy=False)
+        logp = logp_t.numpy(force=True).astype(np.float64)
         rec_obs.append(sub_obs)
         rec_masks.append(sub_masks)
         rec_actions.append(sub_actions)
@@ -100,16 +96,22 @@ def collect_groups(
         rec_traj.append(idx)
         traj_log_probs[idx] += logp
         lengths[idx] += 1
-        obs, masks, rew, done, outc, ok, counts = env.step(actions)
-        ended = idx[done[idx]]
-        rewards[ended] = rew[ended]
-        path_counts[ended] = counts[ended]
-        outcomes[ended] = outc[ended]
-        valid[ended] = ok[ended]
-        active[ended] = False
-        if on_step is not None and on_step(len(idx)) is False:
+        step_obs, step_masks, rew, done, outc, ok, counts = env.step_active(idx, sub_actions)
+        n_active = len(idx)
+        if done.any():
+            ended = idx[done]
+            rewards[ended] = rew[done]
+            path_counts[ended] = counts[done]
+            outcomes[ended] = outc[done]
+            valid[ended] = ok[done]
+            keep = ~done
+            idx = idx[keep]
+            sub_obs, sub_masks = index_obs(step_obs, keep), step_masks[keep]
+        else:
+            sub_obs, sub_masks = step_obs, step_masks
+        if on_step is not None and on_step(n_active) is False:
             return None
-        if not active.any():
+        if not len(idx):
             break
     else:
         raise RuntimeError(f"episodes still running after max_steps={max_steps} lock-step steps")

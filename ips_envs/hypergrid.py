@@ -82,6 +82,8 @@ class HyperGridKernel(Kernel):
     domain = "HyperGrid"
     task_free = True
     _KEY_TABLE_LIMIT = 1 << 20
+    _VALUE_TABLE_LIMIT = 1 << 16
+    """Grids with at most this many cells look rewards and path counts up in per-cell tables (built once)."""
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class HyperGridKernel(Kernel):
         size = self.ndim * self.height + (self.ndim if self.canonical_order else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self._key_table: np.ndarray | None = None
+        self._value_tables: tuple[np.ndarray, np.ndarray] | None = None
         self.has_path_counts = True
         self._most_paths = multinomial([self.height - 1] * self.ndim)  # the far corner has the most paths
 
@@ -120,8 +123,25 @@ class HyperGridKernel(Kernel):
             return [",".join(map(str, row)) for row in x.tolist()]
         if self._key_table is None:
             self._key_table = np.array([",".join(map(str, c)) for c in self._cells().tolist()], dtype=object)
-        flat = np.ravel_multi_index(tuple(np.asarray(x, dtype=np.int64).T), (self.height,) * self.ndim)
-        return self._key_table[flat].tolist()
+        return self._key_table[self._flat(x)].tolist()
+
+    def _flat(self, x: np.ndarray) -> np.ndarray:
+        """Row-major cell index of integer cells ``x`` ``[N, ndim]``."""
+        return np.ravel_multi_index(tuple(np.asarray(x, dtype=np.int64).T), (self.height,) * self.ndim)
+
+    def _tables(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(rewards, path counts)`` of every cell in row-major order on small grids (None on large ones).
+
+        Each entry is what :meth:`cell_rewards` / the multinomial count give for that cell (the same
+        element-wise arithmetic), so a lookup returns exactly the computed value, with a few array operations
+        per step instead of a dozen."""
+        if self.height**self.ndim > self._VALUE_TABLE_LIMIT:
+            return None
+        if self._value_tables is None:
+            cells = self._cells()
+            counts = multinomials(cells, self.height - 1, self.ndim * (self.height - 1), self._most_paths)
+            self._value_tables = (self.cell_rewards(cells), counts)
+        return self._value_tables
 
     def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
         n = len(tasks)
@@ -158,6 +178,8 @@ class HyperGridKernel(Kernel):
         x = state["x"]
         if self.canonical_order:
             return np.ones(len(x), dtype=np.int64)
+        if (tables := self._tables()) is not None:
+            return tables[1][self._flat(x)]
         return multinomials(x, self.height - 1, self.ndim * (self.height - 1), self._most_paths)
 
     def cell_rewards(self, x: np.ndarray) -> np.ndarray:
@@ -166,7 +188,9 @@ class HyperGridKernel(Kernel):
 
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
         x = state["x"]
-        return self.keys(x), self.cell_rewards(x), np.ones(len(x), dtype=bool)
+        tables = self._tables()
+        rewards = self.cell_rewards(x) if tables is None else tables[0][self._flat(x)]
+        return self.keys(x), rewards, np.ones(len(x), dtype=bool)
 
     def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float] | None:
         """Reward of every cell; None (not enumerable) above :data:`MAX_ENUMERATED_CELLS` cells."""

@@ -159,7 +159,8 @@ class Kernel(ABC):
 
     @abstractmethod
     def observe(self, state: State) -> np.ndarray:
-        """Float32 observations ``[N, *observation_space.shape]``."""
+        """Float32 observations ``[N, *observation_space.shape]``: a new array (callers keep it while ``state``
+        moves on, e.g. a rollout records it)."""
 
     @abstractmethod
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:

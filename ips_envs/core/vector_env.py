@@ -217,21 +217,7 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
                 "reset(options={'reset_mask': mask})"
             )
         resetting = self._done.copy()  # only in NEXT_STEP mode can a copy be stepped after it ended
-        live = ~resetting
-        legal = self._mask[np.arange(n), actions]
-        illegal = live & ~legal
-        if self.strict and illegal.any():
-            i = int(np.flatnonzero(illegal)[0])
-            raise self._illegal(int(actions[i]), self._mask[i], where=f" in env {i}")
-        moving = np.flatnonzero(live & legal)
-        if len(moving) == n:
-            ended = self.kernel.apply(self._state, actions)
-        else:
-            sub = take(self._state, moving)
-            ended_sub = self.kernel.apply(sub, actions[moving])
-            put(self._state, moving, sub)
-            ended = np.zeros(n, dtype=bool)
-            ended[moving] = ended_sub
+        ended, illegal = self._move(self._state, self._mask, actions, ~resetting, np.arange(n))
         rewards, fields = self._end_episodes(self._state, ended, illegal)
         terminated = ended | illegal
 
@@ -253,6 +239,71 @@ class ConstructionVectorEnv(KernelFace, VectorEnv):
         self._done = terminated & (self.autoreset_mode != AutoresetMode.SAME_STEP)
         infos.update(self._info(fields, np.ones(n, dtype=bool)))
         return self.kernel.observe(self._state), rewards, terminated, np.zeros(n, dtype=bool), infos
+
+    def step_rows(
+        self, rows: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Step only the running copies ``rows``; every other copy is left exactly as it is (no autoreset).
+
+        The batched rollout's step: a lock-step rollout whose copies finish at different times steps, observes
+        and masks only the copies still running, and builds no Gymnasium info dict. Each stepped copy moves
+        exactly as in :meth:`step` (same dynamics, rewards, outcomes, masks); a copy that ends here is marked
+        ended: the next :meth:`step` starts its new episode (any autoreset mode but ``DISABLED``, which refuses to
+        step it until ``reset(options={"reset_mask": ...})``).
+
+        Args:
+            rows: strictly increasing copy indices whose episodes are running (e.g. ``np.flatnonzero(mask)``).
+            actions: one action per row.
+
+        Returns:
+            ``obs, masks, rewards, terminated, fields`` for those rows only: observations, the new legal-action
+            masks (only ``ENDED_ACTION`` on rows that ended), float64 rewards, bool terminated, and the per-copy
+            info fields of :func:`~ips_envs.core.face.pending_info` (``outcome``, ``valid``, ``invalid_action``,
+            ``path_count``) as arrays over the rows.
+        """
+        if self._state is None:
+            raise RuntimeError("call reset() before step_rows()")
+        rows = np.asarray(rows).reshape(-1)
+        if not np.issubdtype(rows.dtype, np.integer) or (
+                len(rows) and (rows[0] < 0 or rows[-1] >= self.num_envs or np.any(rows[1:] <= rows[:-1]))):
+            raise ValueError(f"rows must be strictly increasing copy indices in [0, {self.num_envs}), got {rows}")
+        actions = check_actions(actions, self.kernel.n_actions, len(rows))  # integer arrays only
+        if self._done[rows].any():
+            i = int(rows[np.flatnonzero(self._done[rows])[0]])
+            raise RuntimeError(f"env {i} has ended: step_rows steps only running copies (reset it first)")
+        whole = len(rows) == self.num_envs
+        sub = self._state if whole else take(self._state, rows)
+        ended, illegal = self._move(sub, self._mask[rows], actions, np.ones(len(rows), dtype=bool), rows)
+        if not whole:
+            put(self._state, rows, sub)
+        rewards, fields = self._end_episodes(sub, ended, illegal)
+        terminated = ended | illegal
+        masks = self.kernel.legal_actions(sub)
+        masks[terminated] = ended_masks(1, self.kernel.n_actions)
+        self._mask[rows] = masks
+        self._done[rows] = terminated
+        return self.kernel.observe(sub), masks, rewards, terminated, fields
+
+    def _move(self, state: State, masks: np.ndarray, actions: np.ndarray, live: np.ndarray,
+              copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply ``actions`` in place to the ``live`` rows of ``state`` whose action is legal under ``masks``.
+
+        Returns ``(ended, illegal)`` over the rows: episodes the kernel ended, and live rows given a masked-out
+        action (they do not move; ``strict`` raises instead, naming the copy ``copies[row]``).
+        """
+        legal = masks[np.arange(len(actions)), actions]
+        illegal = live & ~legal
+        if self.strict and illegal.any():
+            j = int(np.flatnonzero(illegal)[0])
+            raise self._illegal(int(actions[j]), masks[j], where=f" in env {int(copies[j])}")
+        moving = np.flatnonzero(live & legal)
+        if len(moving) == len(actions):
+            return self.kernel.apply(state, actions), illegal
+        part = take(state, moving)
+        ended = np.zeros(len(actions), dtype=bool)
+        ended[moving] = self.kernel.apply(part, actions[moving])
+        put(state, moving, part)
+        return ended, illegal
 
     def action_masks(self) -> np.ndarray:
         """Bool ``[num_envs, n_actions]`` legal actions (only ``ENDED_ACTION`` on copies whose episode has ended)."""
