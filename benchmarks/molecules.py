@@ -10,7 +10,10 @@ new valid canonical molecules cost a call). Methods:
   the prior (``kl_coef`` 0.01); no diversity filter and no replay (IPS is the anti-collapse mechanism tested);
 * ``IPS-GRPO-trajectory``: the same with ``ips_estimator="trajectory"`` (the propensity of a sample is the
   probability of its SMILES string, ``p(tau)``) and that estimator's library defaults for the floor and
-  the advantage normalisation;
+  the advantage normalisation (eps 1e-6, no std normalisation);
+* ``IPS-GRPO-trajectory-0.1``: the trajectory estimator with the count estimator's floor and normalisation
+  (eps 0.1, group std): a string's reward is divided by its probability only once that probability
+  exceeds 0.1, i.e. only strings the policy is collapsing onto are scaled down;
 * ``GRPO``: exactly IPS-GRPO's settings with ``ips_alpha=0``;
 * ``REINVENT``: :class:`ips_agents.molecules.Reinvent` with REINVENT4's defaults (sigma 128, batch 64,
   identical-Murcko-scaffold filter bucket 25 / minscore 0.4, top-50 replay memory, 10 replayed per step),
@@ -70,9 +73,15 @@ THRESHOLDS: dict[str, tuple[float, float]] = {
 (measured on 2,000 masked prior samples: drug_mpo median 0.60, 99th percentile 0.73, max 0.81;
 osimertinib_mpo median 0.10, 99th percentile 0.73, max 0.78); the run prints these percentiles again."""
 
-METHODS = ("IPS-GRPO", "IPS-GRPO-trajectory", "GRPO", "REINVENT")
-GRPO_METHODS = {"IPS-GRPO": (1.0, "count"), "IPS-GRPO-trajectory": (1.0, "trajectory"), "GRPO": (0.0, "count")}
-"""GRPO-family methods: (ips_alpha, ips_estimator)."""
+METHODS = ("IPS-GRPO", "IPS-GRPO-trajectory", "IPS-GRPO-trajectory-0.1", "GRPO", "REINVENT")
+GRPO_METHODS: dict[str, dict[str, Any]] = {
+    "IPS-GRPO": {"ips_alpha": 1.0, "ips_estimator": "count"},
+    "IPS-GRPO-trajectory": {"ips_alpha": 1.0, "ips_estimator": "trajectory"},
+    "IPS-GRPO-trajectory-0.1": {"ips_alpha": 1.0, "ips_estimator": "trajectory", "ips_eps": 0.1,
+                                "advantage_norm": "group"},
+    "GRPO": {"ips_alpha": 0.0, "ips_estimator": "count"},
+}
+"""GRPO-family methods: their IPSGRPO arguments besides the shared ones (defaults for what is not given)."""
 GROUP_SIZE, N_GROUPS = 16, 4
 BATCH = GROUP_SIZE * N_GROUPS
 KL_COEF = 0.01
@@ -141,9 +150,10 @@ def _stopped(oracle: Oracle, updates: int, max_updates: int, t0: float, max_minu
 
 def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_coef: float = KL_COEF,
              learning_rate: float = LEARNING_RATE, ips_estimator: str = "count",
-             max_minutes: float | None = None) -> dict[str, Any]:
+             max_minutes: float | None = None, **ips_kwargs: Any) -> dict[str, Any]:
     """IPS-GRPO (``ips_alpha=1``) or GRPO (0) with the prior policy until the oracle is exhausted, or
-    ``max_batches`` updates, or ``max_minutes``; returns counters and in-group diagnostics."""
+    ``max_batches`` updates, or ``max_minutes``; returns counters and in-group diagnostics. ``ips_kwargs``
+    (``ips_eps``, ``advantage_norm``) go to IPSGRPO."""
     from stable_baselines3.common.logger import Logger
 
     from ips_agents import ips
@@ -152,7 +162,8 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
 
     model = IPSGRPO(SmilesPriorPolicy, "IPS/SMILES-v0", group_size=GROUP_SIZE, n_groups=N_GROUPS,
                     ips_alpha=ips_alpha, ips_estimator=ips_estimator, kl_coef=kl_coef,
-                    learning_rate=learning_rate, seed=seed, env_kwargs={"oracle": oracle, "max_length": 60})
+                    learning_rate=learning_rate, seed=seed, env_kwargs={"oracle": oracle, "max_length": 60},
+                    **ips_kwargs)
     model.set_logger(Logger(folder=None, output_formats=[]))
     t0 = time.monotonic()
     batches, repeated, above_floor, log_p = 0, [], [], []
@@ -207,9 +218,8 @@ def one_run(spec: RunSpec) -> dict[str, Any]:
     if spec.method == "REINVENT":
         info = run_reinvent(oracle, spec.seed, spec.max_updates, spec.learning_rate, spec.max_minutes)
     else:
-        alpha, estimator = GRPO_METHODS[spec.method]
-        info = run_grpo(oracle, spec.seed, alpha, spec.max_updates, kl_coef=spec.kl_coef,
-                        learning_rate=spec.learning_rate, ips_estimator=estimator, max_minutes=spec.max_minutes)
+        info = run_grpo(oracle, spec.seed, max_batches=spec.max_updates, kl_coef=spec.kl_coef,
+                        learning_rate=spec.learning_rate, max_minutes=spec.max_minutes, **GRPO_METHODS[spec.method])
     seconds = time.monotonic() - t0
     history = [(int(h.call), str(h.smiles), float(h.reward)) for h in oracle.history]
     s = mm.summary(history, thresholds=THRESHOLDS[spec.oracle], budget=spec.budget, auc_budget=spec.budget)
@@ -367,24 +377,26 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
     yields = {label: np.mean([r[f"yield@{t1}"] for r in res]) for label, res in rows.items() if res}
     ratios = []
     for a, b in (("IPS-GRPO", "GRPO"), ("IPS-GRPO", "REINVENT lr 1e-4"), ("IPS-GRPO", best),
-                 ("IPS-GRPO-trajectory", "GRPO"), ("GRPO", best)):
+                 ("IPS-GRPO-trajectory", "GRPO"), ("IPS-GRPO-trajectory-0.1", "GRPO"), ("GRPO", best)):
         if a in yields and b in yields and yields[b] > 0 and (a, b) not in [(x, y) for x, y, _ in ratios]:
             ratios.append((a, b, yields[a] / yields[b]))
     body += "\n\n"
     if ratios:
         body += f"Mean Yield@{t1:.2f} ratios: " + "; ".join(f"{a} / {b} = {v:.2f}" for a, b, v in ratios) + ".\n\n"
-    traj = rows.get("IPS-GRPO-trajectory") or []
-    if traj:
-        body += (f"IPS-GRPO-trajectory: floor eps {traj[0]['ips_eps']:g}, advantage_norm "
-                 f"{traj[0]['advantage_norm']!r} (the estimator's defaults); median log p(tau) of a sampled "
-                 f"string {np.mean([r['median_log_p'] for r in traj]):.1f}, share of samples with p(tau) above "
-                 f"the floor {100 * np.mean([r['above_floor'] for r in traj]):.2f}%.\n\n")
+    for name in ("IPS-GRPO-trajectory", "IPS-GRPO-trajectory-0.1"):
+        traj = rows.get(name) or []
+        if traj:
+            body += (f"{name}: floor eps {traj[0]['ips_eps']:g}, advantage_norm {traj[0]['advantage_norm']!r}; "
+                     f"median log p(tau) of a sampled string {np.mean([r['median_log_p'] for r in traj]):.1f}, "
+                     f"share of samples with p(tau) above the floor "
+                     f"{100 * np.mean([r['above_floor'] for r in traj]):.2f}%.\n\n")
     body += (
         f"Budget {budget:,} oracle calls per run (new valid canonical molecules), {BATCH} sequences per update "
         f"for every method, at most {max_updates:,} updates per run; thresholds t1 = {t1}, t2 = {t2}. IPS-GRPO "
         f"/ GRPO: SmilesPriorPolicy from the packaged prior, groups {GROUP_SIZE} x {N_GROUPS}, lr {learning_rate:g}, "
         f"kl_coef {kl_coef:g}, no diversity filter or replay; IPS-GRPO uses the count estimator (eps 0.1), "
-        "IPS-GRPO-trajectory the probability of the sampled string. REINVENT: sigma 128, batch 64, Murcko bucket "
+        "IPS-GRPO-trajectory the probability of the sampled string (its defaults, eps 1e-6 and no std "
+        "normalisation; -0.1: eps 0.1 and group-std normalisation as the count estimator). REINVENT: sigma 128, batch 64, Murcko bucket "
         "25 / minscore 0.4, top-50 replay, 10 per step, masked sampling, at the lr of its row (REINVENT4's "
         "default is 1e-4; the best lr is the one with the highest mean Yield@t1). seeds = finished runs / "
         "planned. OB100 = mean calls to the 100th hit over the seeds that reached it (seeds reached / seeds); "

@@ -91,8 +91,9 @@ def test_grpo_run_stops_at_the_update_cap(tmp_path, monkeypatch):
     real_load = SmilesPrior.load
     monkeypatch.setattr(SmilesPrior, "load", classmethod(lambda cls, p=None, **k: real_load(path)))
     oracle = Oracle("qed", budget=10_000)
-    info = bm.run_grpo(oracle, seed=0, ips_alpha=0.0, max_batches=1)
+    info = bm.run_grpo(oracle, seed=0, max_batches=1, **bm.GRPO_METHODS["IPS-GRPO-trajectory-0.1"])
     assert info["stop"] == "updates" and info["updates"] == 1 and info["trajectories"] == 64
+    assert info["ips_eps"] == 0.1 and info["advantage_norm"] == "group" and info["median_log_p"] < 0
     assert 0 < oracle.calls <= 64 and 0.0 <= info["repeated_in_group"] <= 1.0
     reinvent = bm.run_reinvent(Oracle("qed", budget=10_000), seed=0, max_batches=1)
     assert reinvent["stop"] == "updates" and reinvent["updates"] == 1 and reinvent["trajectories"] == 64
