@@ -29,7 +29,7 @@ which is the collapse itself. Metrics come from the oracle history with :mod:`ip
 * Yield@t: unique molecules with reward >= t; OB100@t: oracle calls until the 100th of them (mean over the
   seeds that reached it, with how many did);
 * PMO AUC top-10 over the budget; internal diversity (mean pairwise Tanimoto distance, Morgan r=2, 2048
-  bits) and #Murcko scaffolds of the molecules above the lower threshold;
+  bits), #Murcko scaffolds and #Circles (t = 0.75) of the molecules above the lower threshold;
 * updates, sequences sampled, seconds, and the share of sampled sequences whose molecule occurs more than
   once in its group of 16 (the only samples the count estimator re-weights).
 
@@ -364,6 +364,7 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
             _mean([r["avg_top10"] for r in results]),
             _mean([r["internal_diversity"] for r in results]),
             _mean([r["n_scaffolds"] for r in results], 0),
+            _mean([r["n_circles"] for r in results], 0),
             _mean([r["updates"] for r in results], 0),
             _mean([r["trajectories"] for r in results], 0),
             _stops(results),
@@ -372,7 +373,7 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
         ])
     header = ["method", "seeds", "calls", f"Yield@{t1:.2f}", f"Yield@{t2:.2f}", f"OB100@{t1:.2f}",
               f"OB100@{t2:.2f}", "AUC top-10", "top-10 mean", f"IntDiv (>= {t1:.2f})", f"scaffolds (>= {t1:.2f})",
-              "updates", "sequences", "stopped by", "repeats", "seconds"]
+              f"#Circles (>= {t1:.2f})", "updates", "sequences", "stopped by", "repeats", "seconds"]
     body = table(header, lines)
     yields = {label: np.mean([r[f"yield@{t1}"] for r in res]) for label, res in rows.items() if res}
     ratios = []
@@ -400,7 +401,8 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
         "25 / minscore 0.4, top-50 replay, 10 per step, masked sampling, at the lr of its row (REINVENT4's "
         "default is 1e-4; the best lr is the one with the highest mean Yield@t1). seeds = finished runs / "
         "planned. OB100 = mean calls to the 100th hit over the seeds that reached it (seeds reached / seeds); "
-        "IntDiv and scaffolds are over the unique molecules >= t1. stopped by: budget spent, update cap or "
+        "IntDiv, scaffolds and #Circles (greedy in generation order, Tanimoto distance > 0.75, Morgan r=2 1024 "
+        "bits) are over the unique molecules >= t1. stopped by: budget spent, update cap or "
         "wall-time cap. repeats: share of sampled sequences whose molecule occurs more than once in its group "
         "of 16 (GRPO family: the samples the count estimator re-weights), or duplicate sequences in the batch "
         "(REINVENT). Mean ± std over seeds; seconds on a shared 2-core machine (1 torch thread, nice'd).\n\n"

@@ -18,7 +18,7 @@ def _result(yield80: int, stop: str = "budget", calls: int = 100) -> dict:
     return {
         "seconds": 1.0, "calls": calls, "updates": 3, "trajectories": 192, "stop": stop, "repeated_in_group": 0.25,
         "yield@0.8": yield80, "yield@0.85": yield80 // 2, "ob100@0.8": 50 if yield80 >= 100 else None,
-        "ob100@0.85": None, "auc_top10": 0.5, "avg_top10": 0.6, "internal_diversity": 0.7, "n_scaffolds": 4,
+        "ob100@0.85": None, "auc_top10": 0.5, "avg_top10": 0.6, "internal_diversity": 0.7, "n_scaffolds": 4, "n_circles": 2,
         "history": [(1, "CCO", 0.9), (2, "CCN", 0.1)],
     }
 
