@@ -169,13 +169,12 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
     batches, repeated, above_floor, log_p = 0, [], [], []
     stop = None
     while (stop := _stopped(oracle, batches, max_batches, t0, max_minutes)) is None:
-        try:
-            batch = model.collect_batch()
-        except OracleBudgetExhausted:
-            stop = "budget"
-            break
+        batch = model.collect_batch()
         assert batch is not None
         model.num_trajectories += batch.n_trajectories
+        if model.budget_exhausted:  # as IPSGRPO.learn: no update on a batch that met the spent budget
+            stop = "budget"
+            break
         freq = ips.group_frequencies(batch.outcomes.astype(str), batch.groups)
         repeated.append(float(np.mean(freq > 1.0 / GROUP_SIZE + 1e-12)))
         above_floor.append(float(np.mean(batch.traj_log_probs > np.log(model.ips_eps))))
@@ -239,8 +238,13 @@ def _write_json_gz(path: Path, payload: dict[str, Any]) -> None:
             os.unlink(tmp)
 
 
-def load_run(spec: RunSpec, runs_dir: Path | None) -> dict[str, Any] | None:
-    """The stored result of ``spec`` (None when absent, unreadable or made with another spec)."""
+def load_run(spec: RunSpec, runs_dir: Path | None, any_cap: bool = False) -> dict[str, Any] | None:
+    """The stored result of ``spec`` (None when absent, unreadable or made with another spec).
+
+    A run made with another wall-time cap is the same run when that cap did not stop it (it stopped by
+    budget or updates), so it is reused; with ``any_cap`` (the report) a run the cap stopped is returned
+    too. The result carries the cap it was made with (``max_minutes``) for the table.
+    """
     if runs_dir is None:
         return None
     path = spec.path(runs_dir)
@@ -249,17 +253,26 @@ def load_run(spec: RunSpec, runs_dir: Path | None) -> dict[str, Any] | None:
             payload = json.load(f)
     except (OSError, ValueError):
         return None
-    if payload.get("spec") != asdict(spec):
+    stored = payload.get("spec")
+    if not isinstance(stored, dict):
         return None
-    return payload["result"]
+    wanted = asdict(spec)
+    if {k: v for k, v in stored.items() if k != "max_minutes"} != {k: v for k, v in wanted.items() if k != "max_minutes"}:
+        return None
+    result = payload["result"]
+    if stored.get("max_minutes") != wanted["max_minutes"] and result.get("stop") == "time" and not any_cap:
+        return None
+    return {**result, "max_minutes": stored.get("max_minutes")}
 
 
 def get_run(spec: RunSpec, runs_dir: Path | None, report_only: bool = False) -> dict[str, Any] | None:
-    """The stored run of ``spec``, or (unless ``report_only``) a fresh one, stored when ``runs_dir`` is set."""
-    result = load_run(spec, runs_dir)
+    """The stored run of ``spec``, or (unless ``report_only``) a fresh one, stored when ``runs_dir`` is set.
+
+    ``report_only`` also reports runs a wall-time cap stopped, whatever the cap (the table states it)."""
+    result = load_run(spec, runs_dir, any_cap=report_only)
     if result is not None or report_only:
         return result
-    result = {**one_run(spec), "commit": commit()}
+    result = {**one_run(spec), "commit": commit(), "max_minutes": spec.max_minutes}
     if runs_dir is not None:
         _write_json_gz(spec.path(runs_dir), {"spec": asdict(spec), "result": result})
     return result
@@ -298,7 +311,10 @@ def _ob(values: Sequence[int | None]) -> str:
 
 def _stops(results: Sequence[dict[str, Any]]) -> str:
     names = [r["stop"] for r in results]
-    return ", ".join(f"{k} {names.count(k)}" for k in ("budget", "updates", "time") if k in names)
+    caps = sorted({r["max_minutes"] for r in results if r["stop"] == "time" and r.get("max_minutes")})
+    cap = f" (cap {', '.join(f'{c:g}' for c in caps)} min)" if caps else ""
+    return ", ".join(f"{k} {names.count(k)}" + (cap if k == "time" else "")
+                     for k in ("budget", "updates", "time") if k in names)
 
 
 def _repeats(results: Sequence[dict[str, Any]]) -> str:
@@ -353,7 +369,8 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
         if not results:
             continue
         lines.append([
-            label + (" (best lr)" if label == best and sum(k.startswith("REINVENT") for k in rows) > 1 else ""),
+            label + (" (best lr)" if label == best and sum(k.startswith("REINVENT") and bool(v) for k, v in rows.items()) > 1
+                     else ""),
             f"{len(results)}/{planned}",
             _mean([r["calls"] for r in results], 0),
             _mean([r[f"yield@{t1}"] for r in results], 0),

@@ -50,6 +50,19 @@ def test_runs_are_stored_and_resumed(tmp_path, monkeypatch):
     assert bm.get_run(other, None)["yield@0.8"] == 3  # no store: always a fresh run
 
 
+def test_a_wall_time_cap_that_did_not_stop_a_run_reuses_it(tmp_path, monkeypatch):
+    stops = iter(["budget", "time"])
+    monkeypatch.setattr(bm, "one_run", lambda spec: _result(7, stop=next(stops)))
+    uncapped, capped = _spec(), _spec(max_minutes=30.0)
+    assert bm.get_run(uncapped, tmp_path)["max_minutes"] is None
+    assert bm.get_run(capped, tmp_path)["yield@0.8"] == 7  # the cap did not bind: the same run, not rerun
+    bm.get_run(_spec(seed=1, max_minutes=30.0), tmp_path)  # this one the cap stopped
+    assert bm.load_run(_spec(seed=1), tmp_path) is None  # not the uncapped run ...
+    reported = bm.get_run(_spec(seed=1), tmp_path, report_only=True)  # ... but the report shows it, with its cap
+    assert reported["stop"] == "time" and reported["max_minutes"] == 30.0
+    assert bm._stops([reported, _result(1)]) == "budget 1, time 1 (cap 30 min)"
+
+
 def test_run_spec_validates_and_labels():
     with pytest.raises(ValueError, match="unknown method 'PPO'"):
         _spec(method="PPO")
@@ -72,6 +85,9 @@ def test_report_marks_the_best_reinvent_lr_and_how_runs_stopped():
                             max_updates=25, prior_note="n/a")
     lines = {line.split(" | ")[0].lstrip("| "): line for line in body.splitlines() if line.startswith("| ")}
     assert "REINVENT lr 1e-3 (best lr)" in lines and "REINVENT lr 1e-4" in lines
+    alone = bm.oracle_report("drug_mpo", {"REINVENT lr 1e-3": [_result(200)], "REINVENT lr 1e-4": []}, planned=1,
+                             budget=100, kl_coef=0.01, learning_rate=1e-3, max_updates=25, prior_note="n/a")
+    assert "(best lr)" not in alone  # one learning rate run: no sweep to be best in
     assert "REINVENT lr 5e-4" not in lines  # no finished run: no row
     assert "| 2/3 | 70 ± 30 | 100 ± 0 |" in lines["GRPO"] and "budget 1, updates 1" in lines["GRPO"]
     assert "IPS-GRPO / GRPO = 5.00" in body and "IPS-GRPO / REINVENT lr 1e-4 = 10.00" in body
@@ -95,5 +111,8 @@ def test_grpo_run_stops_at_the_update_cap(tmp_path, monkeypatch):
     assert info["stop"] == "updates" and info["updates"] == 1 and info["trajectories"] == 64
     assert info["ips_eps"] == 0.1 and info["advantage_norm"] == "group" and info["median_log_p"] < 0
     assert 0 < oracle.calls <= 64 and 0.0 <= info["repeated_in_group"] <= 1.0
+    spent = Oracle("qed", budget=5)
+    info = bm.run_grpo(spent, seed=0, max_batches=3, **bm.GRPO_METHODS["GRPO"])
+    assert info["stop"] == "budget" and info["updates"] == 0 and spent.calls == 5  # no update on that batch
     reinvent = bm.run_reinvent(Oracle("qed", budget=10_000), seed=0, max_batches=1)
     assert reinvent["stop"] == "updates" and reinvent["updates"] == 1 and reinvent["trajectories"] == 64
