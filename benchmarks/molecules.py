@@ -60,7 +60,7 @@ import numpy as np
 import torch as th
 from rdkit import RDLogger
 
-from benchmarks.report import commit, figures_dir, finish, table
+from benchmarks.report import append_section, commit, figures_dir, section_title, table
 from ips_agents.molecules import metrics as mm
 from ips_envs.oracles import Oracle, OracleBudgetExhausted
 
@@ -433,12 +433,14 @@ def oracle_report(oracle_name: str, rows: dict[str, list[dict[str, Any]]], plann
 def run(oracles: Sequence[str], methods: Sequence[str], seeds: int, budget: int, kl_coef: float = KL_COEF,
         learning_rate: float = LEARNING_RATE, reinvent_learning_rates: Sequence[float] = REINVENT_LEARNING_RATES,
         max_updates: int | None = None, max_minutes: float | None = None, runs_dir: Path | None = None,
-        report_only: bool = False, plots: bool = True) -> dict[str, str]:
-    """Run (or load) the grid oracles x methods x seeds; return one markdown body per oracle."""
+        report_only: bool = False, plots: bool = True) -> dict[str, tuple[str, list[int]]]:
+    """Run (or load) the grid oracles x methods x seeds; return per oracle its markdown body and the seeds
+    with at least one finished run."""
     max_updates = default_max_updates(budget) if max_updates is None else max_updates
     bodies = {}
     for oracle_name in oracles:
         rows: dict[str, list[dict[str, Any]]] = {}
+        seeds_run: set[int] = set()
         for method in methods:
             lrs = list(reinvent_learning_rates) if method == "REINVENT" else [learning_rate]
             for lr in lrs:
@@ -450,6 +452,7 @@ def run(oracles: Sequence[str], methods: Sequence[str], seeds: int, budget: int,
                     if r is None:
                         continue
                     rows[spec.label].append(r)
+                    seeds_run.add(seed)
                     t1, t2 = THRESHOLDS[oracle_name]
                     print(f"{oracle_name} {spec.label} seed {seed}: calls {r['calls']} (stopped by {r['stop']}), "
                           f"yield@{t1} {r[f'yield@{t1}']}, yield@{t2} {r[f'yield@{t2}']}, OB100@{t1} "
@@ -466,7 +469,7 @@ def run(oracles: Sequence[str], methods: Sequence[str], seeds: int, budget: int,
             if path is not None:
                 body += f"\n\nFigure: `benchmarks/figures/{path.name}` (mean Yield@{THRESHOLDS[oracle_name][0]} " \
                         "against oracle calls)."
-        bodies[oracle_name] = body
+        bodies[oracle_name] = (body, sorted(seeds_run))
     return bodies
 
 
@@ -514,8 +517,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not bodies:
         print("no finished runs to report")
         return 0
-    for oracle_name, body in bodies.items():
-        finish(TITLE, body, args.no_write, seeds, setting=oracle_name, quick=args.quick)
+    for oracle_name, (body, seeds_run) in bodies.items():
+        print(body)
+        if not args.no_write:  # the seeds that ran, not the planned ones (a row's count is in its seeds column)
+            ran = ", ".join(map(str, seeds_run))
+            append_section(section_title(TITLE, oracle_name, args.quick), body,
+                           seeds=f"{ran} (of 0..{seeds - 1} planned; finished runs per row in the seeds column)")
     return 0
 
 

@@ -116,3 +116,21 @@ def test_grpo_run_stops_at_the_update_cap(tmp_path, monkeypatch):
     assert info["stop"] == "budget" and info["updates"] == 0 and spent.calls == 5  # no update on that batch
     reinvent = bm.run_reinvent(Oracle("qed", budget=10_000), seed=0, max_batches=1)
     assert reinvent["stop"] == "updates" and reinvent["updates"] == 1 and reinvent["trajectories"] == 64
+
+
+def test_report_only_writes_the_seeds_that_ran(tmp_path, monkeypatch):
+    import benchmarks.report as report
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "RESULTS.md")
+    monkeypatch.setattr(bm, "prior_percentiles", lambda name: {"n": 1, "p50": 0.1, "p99": 0.2, "max": 0.3})
+    monkeypatch.setattr(bm, "one_run", lambda spec: _result(9, stop="time"))
+    monkeypatch.setenv("IPS_RL_FIGURES", str(tmp_path))
+    runs = tmp_path / "runs"
+    bm.get_run(bm.RunSpec("GRPO", "drug_mpo", 1, 10_000, 1e-3, 0.01, 1572, max_minutes=12.0), runs)
+    args = ["--report-only", "--runs-dir", str(runs), "--oracles", "drug_mpo", "osimertinib_mpo", "--methods", "GRPO"]
+    assert bm.main(args) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "## Molecules: IPS-GRPO vs GRPO vs REINVENT under an oracle budget: drug_mpo" in text
+    assert "osimertinib_mpo\n" not in text  # nothing finished there: no section
+    assert "* seeds: 1 (of 0..2 planned;" in text and "| GRPO | 1/3 |" in text and "time 1 (cap 12 min)" in text
+    assert (tmp_path / "molecules_drug_mpo.png").exists()
