@@ -29,9 +29,11 @@ def pick_tasks(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None,
 
 
 def task_metrics(model: Any, env: gym.Env, task: Mapping[str, Any], multiples: Sequence[int], seed: int,
-                 dist: Mapping[str, float] | None = None) -> dict[str, Any]:
+                 dist: Mapping[str, float] | None = None, min_mass: float = 0.0) -> dict[str, Any]:
     """A trained ``model`` on one task: sampled RR@m|H| (``rr``), its expectation under the exact outcome
-    distribution (``rr_exact``), exact TV and L1 to the target, the RR curve and |H|.
+    distribution (``rr_exact``), exact TV and L1 to the target, the RR curve, |H| and the probability the
+    exact programme dropped (``pruned``: 0 unless ``min_mass > 0``; TV is then an upper bound, at most
+    ``pruned`` above the exact value, and ``rr_exact`` a lower bound).
 
     ``dist`` is the model's exact outcome distribution on ``task`` when already computed.
     """
@@ -39,18 +41,20 @@ def task_metrics(model: Any, env: gym.Env, task: Mapping[str, Any], multiples: S
     target = env.unwrapped.target_distribution()
     rates, curve = recovery_at(model, env, task, multiples, seed)
     if dist is None:
-        dist = exact_outcome_distribution(model, env, task)
+        dist = exact_outcome_distribution(model, env, task, min_mass=min_mass)
     report = outcome_report(dist, target)
     return {"rr": rates, "rr_exact": {m: expected_recovery(dist, target, m * len(target)) for m in multiples},
-            "tv": report["tv"], "l1": report["l1"], "curve": curve, "n_admissible": len(target)}
+            "tv": report["tv"], "l1": report["l1"], "curve": curve, "n_admissible": len(target),
+            "pruned": report["pruned_mass"]}
 
 
 def train_and_evaluate(label: str, algo: type, env_id: str, task: Mapping[str, Any], seed: int, trajectories: int,
                        multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
-                       algo_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One run (a unit of work): train ``algo`` on ``task`` with ``seed``; :func:`task_metrics` plus ``seconds``."""
+                       algo_kwargs: Mapping[str, Any] | None = None, min_mass: float = 0.0) -> dict[str, Any]:
+    """One run (a unit of work): train ``algo`` on ``task`` with ``seed``; :func:`task_metrics` plus ``seconds``
+    (``min_mass``: see :func:`task_metrics`)."""
     run = train_tracked(label, algo, env_id, trajectories, evals=1, env_kwargs=env_kwargs, task=task, seed=seed,
-                        **dict(algo_kwargs or {}))
+                        min_mass=min_mass, **dict(algo_kwargs or {}))
     env = gym.make(env_id, **dict(env_kwargs or {}))
     return {**task_metrics(run.model, env, task, multiples, seed, dist=run.final.dist), "seconds": run.final.seconds}
 
@@ -68,12 +72,12 @@ def tracked(label: str, algo: type, env_id: str, trajectories: int, evals: int =
 
 def per_task_units(label: str, algo: type, env_id: str, tasks: Sequence[Mapping[str, Any]], seeds: int,
                    trajectories: int, multiples: Sequence[int] = (1, 5), env_kwargs: Mapping[str, Any] | None = None,
-                   **algo_kwargs: Any) -> list[Unit]:
+                   min_mass: float = 0.0, **algo_kwargs: Any) -> list[Unit]:
     """One :func:`train_and_evaluate` unit per (seed, task), named ``label/seed=s/task=i``."""
     return [Unit(f"{label}/seed={seed}/task={i}", train_and_evaluate,
                  {"label": label, "algo": algo, "env_id": env_id, "task": dict(task), "seed": seed,
                   "trajectories": trajectories, "multiples": tuple(multiples), "env_kwargs": dict(env_kwargs or {}),
-                  "algo_kwargs": algo_kwargs})
+                  "algo_kwargs": algo_kwargs, "min_mass": min_mass})
             for seed in range(seeds) for i, task in enumerate(tasks)]
 
 
@@ -84,6 +88,7 @@ def summarise(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"rr": {m: float(np.mean([r["rr"][m] for r in results])) for m in multiples},
             "rr_exact": {m: float(np.mean([r["rr_exact"][m] for r in results])) for m in multiples},
             "tv": float(np.mean([r["tv"] for r in results])), "l1": float(np.mean([r["l1"] for r in results])),
+            "pruned": float(max(r.get("pruned", 0.0) for r in results)),
             "seconds": float(np.mean([r["seconds"] for r in results])), "runs": len(results),
             "curves": [(r["curve"], r["n_admissible"]) for r in results]}
 

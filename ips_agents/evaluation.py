@@ -12,7 +12,7 @@ import torch as th
 
 import ips_envs
 import ips_envs.core.enumeration
-from ips_envs.core.kernel import INVALID_OUTCOME
+from ips_envs.core.kernel import INVALID_OUTCOME, PRUNED_OUTCOME
 from ips_envs.core.validation import check_int
 
 
@@ -39,15 +39,18 @@ def _single_env(env: Any, **kwargs: Any) -> Any:
     return env.unwrapped
 
 
-def exact_outcome_distribution(model: Any, env: Any, task: Mapping[str, Any] | None = None) -> dict[str, float]:
+def exact_outcome_distribution(model: Any, env: Any, task: Mapping[str, Any] | None = None,
+                               min_mass: float = 0.0) -> dict[str, float]:
     """Exact outcome distribution of ``model``'s policy on ``task`` (default: the env's current task).
 
-    ``env`` is an ``IPS/`` env or id (the task must be enumerable by dynamic programming).
+    ``env`` is an ``IPS/`` env or id (the task must be enumerable by dynamic programming). ``min_mass > 0``
+    drops states reached with probability below it and reports their mass under
+    :data:`~ips_envs.core.kernel.PRUNED_OUTCOME` (see :func:`ips_envs.exact_outcome_distribution`).
     """
     base = _single_env(env)
     if task is None and getattr(base, "_task", None) is None and getattr(base, "fixed_task", None) is None:
         raise ValueError("the env has no task yet: pass task=, make the env with task=..., or reset it first")
-    return ips_envs.exact_outcome_distribution(base, policy_probs_fn(model), task=task)
+    return ips_envs.exact_outcome_distribution(base, policy_probs_fn(model), task=task, min_mass=min_mass)
 
 
 def sample_outcomes(
@@ -213,6 +216,7 @@ def outcome_report(dist: Mapping[str, float], target: Mapping[str, float]) -> di
         "jsd": js_divergence(dist, target),
         "valid_mass": float(sum(p for k, p in dist.items() if k in target)),
         "invalid_action_mass": float(dist.get(INVALID_OUTCOME, 0.0)),
+        "pruned_mass": float(dist.get(PRUNED_OUTCOME, 0.0)),
         "support": float(sum(1 for k in target if dist.get(k, 0.0) > 1e-6)),
     }
 

@@ -66,11 +66,13 @@ def train_tracked(
     env_kwargs: Mapping[str, Any] | None = None,
     task: Mapping[str, Any] | None = None,
     seed: int = 0,
+    min_mass: float = 0.0,
     **algo_kwargs: Any,
 ) -> TrackedRun:
     """Train ``algo`` for about ``trajectories`` trajectories on one task, evaluating exactly ``evals`` times.
 
-    The task is ``task`` or the one the env samples with ``seed``; training is fixed to it.
+    The task is ``task`` or the one the env samples with ``seed``; training is fixed to it. ``min_mass`` is passed
+    to the exact evaluation (states reached with a smaller probability are dropped; 0 keeps it exact).
     """
     trajectories = check_int("trajectories", trajectories, 1)
     evals = check_int("evals", evals, 1)
@@ -86,7 +88,7 @@ def train_tracked(
     while model.num_trajectories < trajectories:
         goal = min(trajectories, model.num_trajectories + per_eval)
         trained += train_trajectories(model, goal, schedule_total=trajectories)
-        dist = exact_outcome_distribution(model, env, task)
+        dist = exact_outcome_distribution(model, env, task, min_mass=min_mass)
         run.history.append(Checkpoint(model.num_timesteps, model.num_trajectories, trained, dist,
                                       outcome_report(dist, target)))
     return run

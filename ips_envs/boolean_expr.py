@@ -299,6 +299,12 @@ class _Space:
     bits: np.ndarray  # int64 [K] truth tables
     witness: dict[str, tuple[str, ...]]  # key -> prefix tokens of a tree of depth <= max_depth
     paths: dict[str, int]  # key -> number of trees of depth <= max_depth (= prefix token sequences) with that key
+    path_array: np.ndarray  # ``paths`` aligned with ``keys`` (int64, or Python ints in an object array beyond it)
+    # key index of an operator applied to the keys of depth <= max_depth - 1 (the first rows of ``keys``, since keys
+    # are listed level by level): ``not_index[a]`` and ``pair_index[k, a, b]`` for the k-th operator of the grammar
+    # (int32; -1 where the operator is not unary / binary)
+    not_index: np.ndarray
+    pair_index: np.ndarray
 
 
 @functools.lru_cache(maxsize=32)
@@ -326,7 +332,10 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
         items[v] = (_leaf(v), b, (v,))
     paths = dict.fromkeys(variables, 1)
     binary = [op for op in operators if ARITY[op] == 2]
-    for _ in range(max_depth):
+    not_keys: list[str] = []
+    pair_keys: dict[str, dict[tuple[int, int], str]] = {op: {} for op in binary}
+    for level in range(max_depth):
+        last = level == max_depth - 1
         prev = list(items.values())
         prev_paths = [paths[c.key] for c, _, _ in prev]
         paths = dict.fromkeys(variables, 1)
@@ -341,6 +350,8 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
         if "NOT" in operators:
             for (c, b, w), nc in zip(prev, prev_paths, strict=True):
                 node = _not(c)
+                if last:
+                    not_keys.append(node.key)
                 paths[node.key] = paths.get(node.key, 0) + nc
                 if node.key not in items and node.key not in new:
                     new[node.key] = (node, ~b & full, ("NOT", *w))
@@ -351,6 +362,8 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
                 for j in range(i, m):
                     cj, bj, wj = prev[j]
                     node = _combine(op, (ci, cj))
+                    if last:
+                        pair_keys[op][i, j] = node.key
                     pairs = ni * prev_paths[j] * (1 if i == j else 2)
                     paths[node.key] = paths.get(node.key, 0) + pairs
                     if node.key not in items and node.key not in new:
@@ -358,7 +371,19 @@ def _expression_space(variables: tuple[str, ...], operators: tuple[str, ...], ma
         items.update(new)
     keys = tuple(items)
     bits = np.array([items[k][1] for k in keys], dtype=np.int64)
-    return _Space(keys, bits, {k: items[k][2] for k in keys}, paths)
+    index = {k: i for i, k in enumerate(keys)}
+    m = len(prev)
+    not_index = np.array([index[k] for k in not_keys] if not_keys else [-1] * m, dtype=np.int32)
+    pair_index = np.full((len(operators), m, m), -1, dtype=np.int32)
+    for op, table in pair_keys.items():
+        ij = np.array(list(table), dtype=np.int64).reshape(-1, 2)
+        vals = np.array([index[k] for k in table.values()], dtype=np.int32)
+        arr = pair_index[operators.index(op)]
+        arr[ij[:, 0], ij[:, 1]] = vals
+        arr[ij[:, 1], ij[:, 0]] = vals  # every binary key is symmetric in its arguments (sorted / commutative)
+    counts = [paths[k] for k in keys]
+    path_array = np.array(counts, dtype=np.int64 if max(counts) < 2**63 else object)
+    return _Space(keys, bits, {k: items[k][2] for k in keys}, paths, path_array, not_index, pair_index)
 
 
 def canonical_expressions(
@@ -503,8 +528,10 @@ class BooleanExprKernel(Kernel):
 
     def path_counts(self, state: State) -> np.ndarray:
         """Int64 ``[N]``: the number of token sequences (trees of depth <= max_depth) that write each row's key."""
-        paths = _expression_space(self.variables, self.operators, self.max_depth).paths
-        return np.array([paths[k] for k in self._keys(state)], dtype=np.int64)
+        space = _expression_space(self.variables, self.operators, self.max_depth)
+        index = self._key_indices(state)
+        assert index is not None  # the space was enumerated just above
+        return space.path_array[index]
 
     def expression_actions(self, key: str) -> list[int]:
         """Actions writing one expression (of depth <= max_depth) whose outcome key is ``key``."""
@@ -662,8 +689,12 @@ class BooleanExprKernel(Kernel):
         obs[:, self._off_task + 1 : self._off_task + 2 * self.n_rows : 2] = state["output"]
         return obs
 
-    def truth_tables(self, state: State) -> np.ndarray:
-        """Truth tables (int64 ``[N]``) of complete rows, evaluated right to left with a value stack."""
+    def _evaluate(self, state: State, leaf: Any, unary: Any, binary: Any) -> np.ndarray:
+        """Fold every complete row's tree bottom-up: right to left over its tokens with a value stack (int64 ``[N]``).
+
+        ``leaf(variable_ids)``, ``unary(values)`` (``NOT``, the only unary operator) and
+        ``binary(operator_ids, left, right)`` map arrays to arrays; operator ids index :attr:`operators`.
+        """
         tokens = state["tokens"].astype(np.int64)
         n = len(tokens)
         values = np.zeros((n, self.max_length + 1), np.int64)
@@ -671,18 +702,30 @@ class BooleanExprKernel(Kernel):
         for t in range(self.max_length - 1, -1, -1):
             tok = tokens[:, t]
             arity = np.where(tok >= 0, self.arity[np.maximum(tok, 0)], -1)
-            leaf = np.flatnonzero(arity == 0)
-            values[leaf, sp[leaf]] = self.var_bits[tok[leaf]]
-            sp[leaf] += 1
-            unary = np.flatnonzero(arity == 1)  # NOT is the only unary operator
-            values[unary, sp[unary] - 1] = ~values[unary, sp[unary] - 1] & self.full
-            for k, op in enumerate(self.operators):
-                rows = np.flatnonzero((tok == self.n_vars + k) & (arity == 2))
-                if len(rows):
-                    a, b = values[rows, sp[rows] - 1], values[rows, sp[rows] - 2]
-                    values[rows, sp[rows] - 2] = _gate(op, a, b, self.full)
-                    sp[rows] -= 1
+            rows = np.flatnonzero(arity == 0)
+            values[rows, sp[rows]] = leaf(tok[rows])
+            sp[rows] += 1
+            rows = np.flatnonzero(arity == 1)
+            values[rows, sp[rows] - 1] = unary(values[rows, sp[rows] - 1])
+            rows = np.flatnonzero(arity == 2)
+            if len(rows):
+                top = sp[rows]
+                left, right = values[rows, top - 1], values[rows, top - 2]  # the left child is on top
+                values[rows, top - 2] = binary(tok[rows] - self.n_vars, left, right)
+                sp[rows] -= 1
         return values[:, 0]
+
+    def truth_tables(self, state: State) -> np.ndarray:
+        """Truth tables (int64 ``[N]``) of complete rows, evaluated right to left with a value stack."""
+
+        def gates(ops: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.zeros(len(ops), np.int64)
+            for k in np.unique(ops).tolist():
+                sel = ops == k
+                out[sel] = _gate(self.operators[k], a[sel], b[sel], self.full)
+            return out
+
+        return self._evaluate(state, lambda v: self.var_bits[v], lambda a: ~a & self.full, gates)
 
     def outcomes(self, state: State) -> tuple[list[str], np.ndarray, np.ndarray]:
         tables = self.truth_tables(state)
@@ -693,10 +736,31 @@ class BooleanExprKernel(Kernel):
 
     def _keys(self, state: State) -> list[str]:
         """Canonical keys of complete rows."""
+        index = self._key_indices(state)
+        if index is not None:
+            keys = _expression_space(self.variables, self.operators, self.max_depth).keys
+            return [keys[i] for i in index.tolist()]
         return [
             _key_of_tokens(self.tokens, tuple(row[:length]))
             for row, length in zip(state["tokens"].tolist(), state["length"].tolist(), strict=True)
         ]
+
+    def _key_indices(self, state: State) -> np.ndarray | None:
+        """Index into the enumerated key space of each complete row's key (int64 ``[N]``), or None when the space
+        is too large to enumerate.
+
+        Folded by :meth:`_evaluate` like :meth:`truth_tables`, but on key indices: a subtree's key depends
+        only on its operator and its children's keys, and every child (depth <= max_depth - 1) is among the first
+        keys of the space, so one table lookup per operator token replaces the per-row parse of
+        :func:`canonical_key`.
+        """
+        try:
+            space = _expression_space(self.variables, self.operators, self.max_depth)
+        except ExpressionSpaceTooLarge:
+            return None
+        # the variables are the first keys, in action order
+        return self._evaluate(state, lambda v: v, lambda a: space.not_index[a],
+                              lambda ops, a, b: space.pair_index[ops, a, b])
 
     # ----------------------------------------------------------- enumeration
     def outcome_rewards(self, task: Mapping[str, Any]) -> dict[str, float] | None:

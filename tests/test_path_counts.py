@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from math import comb, factorial
 
 import gymnasium as gym
@@ -140,6 +141,76 @@ def test_boolean_path_count_dp_by_hand_and_at_scale():
     assert sum(counts.values()) == trees == 2_781_264
     assert set(counts) == set(kernel.expressions()) and len(counts) == 12_238
     assert kernel.has_path_counts
+
+
+def _all_trees(kernel) -> dict:
+    """Every complete token sequence of ``kernel`` (one terminal row per tree), by layered expansion."""
+    layer, finals = kernel.initial_state([{"rows": []}]), []
+    while len(layer["top"]):
+        rows, acts = np.nonzero(kernel.legal_actions(layer))
+        children = take(layer, rows)
+        ended = kernel.apply(children, acts)
+        finals.append(take(children, np.flatnonzero(ended)))
+        layer = take(children, np.flatnonzero(~ended))
+    return concat(finals)
+
+
+KEY_GRAMMARS = [
+    {},
+    {"operators": ["AND", "OR", "NOT", "NOR", "XOR"]},
+    {"variables": ["x", "y", "z"]},
+    {"operators": ["AND", "NOT"], "max_depth": 3},
+    {"variables": ["p"], "operators": ["NOT", "XOR"], "max_depth": 3},
+    {"variables": ["a", "b", "c", "d"], "operators": ["NOR"], "max_depth": 1},
+]
+
+
+@pytest.mark.parametrize("kwargs", KEY_GRAMMARS, ids=[str(k) for k in KEY_GRAMMARS])
+def test_boolean_keys_and_path_counts_match_parsing_every_tree(kwargs):
+    from ips_envs.boolean_expr import canonical_key, parse_prefix
+
+    kernel = BooleanExprKernel(**kwargs)
+    trees = _all_trees(kernel)
+    parsed = [canonical_key(parse_prefix([kernel.tokens[t] for t in row[:n]]))
+              for row, n in zip(trees["tokens"].tolist(), trees["length"].tolist(), strict=True)]
+    assert kernel.outcomes(trees)[0] == parsed
+    by_key = Counter(parsed)
+    assert kernel.path_counts(trees).tolist() == [by_key[k] for k in parsed]
+    assert by_key == kernel.expression_path_counts()
+
+
+def test_boolean_keys_at_3_variables_depth_3():
+    from ips_envs.boolean_expr import _expression_space, canonical_key, parse_prefix
+
+    kernel = BooleanExprKernel(variables=["x", "y", "z"], max_depth=3)
+    space = _expression_space(kernel.variables, kernel.operators, kernel.max_depth)
+    # one tree per key (its witness), written through the kernel: its key and count come back
+    state = kernel.initial_state([{"rows": []}] * len(space.keys))
+    actions = [kernel.expression_actions(k) for k in space.keys]
+    width = max(map(len, actions))
+    for t in range(width):
+        rows = np.array([i for i, a in enumerate(actions) if len(a) > t])
+        sub = take(state, rows)
+        kernel.apply(sub, np.array([actions[i][t] for i in rows]))
+        put(state, rows, sub)
+    assert list(kernel.outcomes(state)[0]) == list(space.keys)
+    assert kernel.path_counts(state).tolist() == [space.paths[k] for k in space.keys]
+    sample = np.random.default_rng(0).choice(len(space.keys), 500, replace=False)
+    assert [canonical_key(parse_prefix(space.witness[space.keys[i]])) for i in sample] == \
+        [space.keys[i] for i in sample]
+
+
+def test_boolean_keys_without_an_enumerable_space_are_parsed(monkeypatch):
+    from ips_envs import boolean_expr
+
+    kernel = BooleanExprKernel(operators=["AND", "NOT"], max_depth=2)
+    trees = _all_trees(kernel)
+    keys = kernel.outcomes(trees)[0]
+    monkeypatch.setattr(boolean_expr, "MAX_CANDIDATES", 10)
+    boolean_expr._expression_space.cache_clear()
+    assert kernel._key_indices(trees) is None
+    assert kernel.outcomes(trees)[0] == keys
+    boolean_expr._expression_space.cache_clear()
 
 
 def test_kernels_without_path_counts_say_so(monkeypatch):

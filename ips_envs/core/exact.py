@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ips_envs.core.kernel import INVALID_OUTCOME, take
-from ips_envs.core.validation import check_int
+from ips_envs.core.kernel import INVALID_OUTCOME, PRUNED_OUTCOME, take
+from ips_envs.core.validation import check_float, check_int
 
 PolicyProbs = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(observations [M, ...], masks [M, A]) -> action probabilities [M, A]``."""
@@ -43,6 +43,7 @@ def exact_outcome_distribution(
     task: Mapping[str, Any] | None = None,
     max_states: int = 2_000_000,
     normalized: bool = True,
+    min_mass: float = 0.0,
 ) -> dict[str, float]:
     """The exact probability of every terminal outcome when ``policy_probs`` acts in ``env``.
 
@@ -53,15 +54,25 @@ def exact_outcome_distribution(
     Probability that the policy puts on masked-out actions is reported under
     :data:`~ips_envs.core.kernel.INVALID_OUTCOME` (an episode that ends on an invalid action).
 
+    With ``min_mass > 0`` the programme drops every unfinished state whose probability of being reached is
+    below ``min_mass`` (for prefix trees too large to expand whole, e.g. Boolean expressions over 3 variables
+    at depth 3: 2.8 million trees). The dropped probability is reported under
+    :data:`~ips_envs.core.kernel.PRUNED_OUTCOME`, so the values still sum to 1 and every other value is a lower
+    bound on the exact one, short of it by at most the pruned mass ``m`` in total. For any target ``q`` that
+    gives no mass to the sentinel, the total-variation distance of the returned distribution is an upper
+    bound on the exact one and at most ``m`` above it (moving mass ``m`` onto an outcome outside the target
+    raises the TV by at most ``m``, and never lowers it).
+
     Args:
         env: an ``IPS/`` env (wrapped or not) built on a :class:`~ips_envs.core.kernel.Kernel`.
         policy_probs: maps a batch of observations and bool masks to action probabilities.
         task: the task to evaluate; default ``env.unwrapped.task`` (or the ``task=`` the env was made with,
             before its first reset).
         max_states: refuse (RuntimeError) when a layer holds more distinct states than this.
-
         normalized: when False, rows may be any finite non-negative weights (e.g. 1 on every legal action,
             which makes the result the number of construction paths of each outcome).
+        min_mass: drop unfinished states reached with probability below this (default 0: exact; needs
+            ``normalized=True``).
 
     Raises ValueError when ``policy_probs`` returns a row that is not a probability vector (NaN, infinite or
     negative entries, or, unless ``normalized=False``, a sum further than :data:`PROB_SUM_TOLERANCE` from 1),
@@ -75,6 +86,9 @@ def exact_outcome_distribution(
     if kernel is None:
         raise TypeError(f"{type(base).__name__} is not an ips_envs construction env (no .kernel)")
     check_int("max_states", max_states, 1)
+    min_mass = check_float("min_mass", min_mass, 0.0, 1.0, high_open=True)
+    if min_mass > 0 and not normalized:
+        raise ValueError(f"min_mass={min_mass} needs normalized=True (it drops states by their probability)")
     if task is None:
         fixed = getattr(base, "fixed_task", None)
         task = fixed if fixed is not None and getattr(base, "_task", None) is None else base.task
@@ -116,6 +130,11 @@ def exact_outcome_distribution(
         children = take(children, live)
         first, mass = _merge(kernel.state_keys(children), weights[live])
         layer = take(children, first)
+        if min_mass > 0:
+            keep = mass >= min_mass
+            if not keep.all():
+                add(PRUNED_OUTCOME, float(mass[~keep].sum()))
+                layer, mass = take(layer, np.flatnonzero(keep)), mass[keep]
     else:
         if len(mass):
             raise RuntimeError(f"episodes still running after max_length={kernel.max_length} steps")

@@ -27,10 +27,14 @@ State = dict[str, np.ndarray]
 INVALID_OUTCOME = "<invalid>"
 """Outcome key reported when an episode ends on a masked-out action."""
 
+PRUNED_OUTCOME = "<pruned>"
+"""Outcome key under which :func:`~ips_envs.core.exact.exact_outcome_distribution` reports the probability of
+the states it dropped (``min_mass``): some outcome, not known which."""
+
 PENDING_OUTCOME = "<pending>"
 """Outcome key reported on every step before the episode ends (and on reset).
 
-No domain produces it (nor :data:`INVALID_OUTCOME`): real keys never contain ``<``, and CausalDAG's empty
+No domain produces it (nor :data:`INVALID_OUTCOME`, :data:`PRUNED_OUTCOME`): real keys never contain ``<``, and CausalDAG's empty
 graph is ``""``, so ``info["outcome"] != PENDING_OUTCOME`` holds exactly on the steps that end an episode."""
 
 ENDED_ACTION = 0
