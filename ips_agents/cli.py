@@ -88,7 +88,7 @@ positive_float = _float_at_least(0.0, strict=True)
 nonnegative_float = _float_at_least(0.0)
 
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "algo": "ips-grpo", "timesteps": 100_000, "seed": 0, "env_kwargs": {}, "task": None, "group_size": 16,
+    "algo": "ips-grpo", "policy": "auto", "timesteps": 100_000, "seed": 0, "env_kwargs": {}, "task": None, "group_size": 16,
     "n_groups": 8, "learning_rate": None, "ips_estimator": None, "advantage_norm": None, "ent_coef": 0.0,
     "kl_coef": 0.0, "n_epochs": 1, "net_arch": [256, 256],
 }
@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "checked against the saved run (a larger --timesteps is applied).")
     train.add_argument("--env", default=None, help="env id, e.g. IPS/CausalDAG-v0 (required for a new run)")
     train.add_argument("--algo", default=None, choices=["ips-grpo", "grpo"], help=f"default {d['algo']}")
+    train.add_argument("--policy", default=None, choices=["auto", "MlpPolicy", "TokenPolicy"],
+                       help=f"default {d['policy']}: TokenPolicy where the env advertises a token layout, else MlpPolicy")
     train.add_argument("--timesteps", type=positive_int, default=None,
                        help=f"recorded transitions in total (default {d['timesteps']:,})")
     train.add_argument("--seed", type=nonnegative_int, default=None, help="default 0")
@@ -127,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ent-coef", type=nonnegative_float, default=None, help="default 0")
     train.add_argument("--kl-coef", type=nonnegative_float, default=None, help="default 0")
     train.add_argument("--n-epochs", type=positive_int, default=None, help="default 1")
-    train.add_argument("--net-arch", type=positive_int, nargs="*", default=None, help="default 256 256")
+    train.add_argument("--net-arch", type=positive_int, nargs="*", default=None,
+                       help="MLP hidden sizes (MlpPolicy; default 256 256)")
     train.add_argument("--checkpoint-every", type=positive_int, default=50_000, help="steps between checkpoints")
     train.add_argument("--checkpoint-seconds", type=positive_float, default=300.0,
                        help="seconds between checkpoints (default 300)")
@@ -172,7 +175,7 @@ def _check_env_id(env_id: str) -> None:
 
 def _given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The run settings the user typed (None = flag not given)."""
-    top = {"env": args.env, "algo": args.algo, "timesteps": args.timesteps, "seed": args.seed,
+    top = {"env": args.env, "algo": args.algo, "policy": args.policy, "timesteps": args.timesteps, "seed": args.seed,
            "env_kwargs": args.env_kwargs, "task": args.task}
     given: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
     algo_kwargs = {k: getattr(args, k) for k in _ALGO_FLAGS if getattr(args, k) is not None}
@@ -198,7 +201,8 @@ def _new_run_config(args: argparse.Namespace) -> Any:
             algo_kwargs[k] = value[k]
     if value["algo"] == "grpo":
         algo_kwargs.pop("ips_estimator")
-    return RunConfig(env=args.env, algo=value["algo"], timesteps=value["timesteps"], seed=value["seed"],
+    return RunConfig(env=args.env, algo=value["algo"], policy=value["policy"], timesteps=value["timesteps"],
+                     seed=value["seed"],
                      env_kwargs=value["env_kwargs"], algo_kwargs=algo_kwargs, task=value["task"])
 
 

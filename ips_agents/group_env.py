@@ -111,6 +111,16 @@ class GroupEnv:
         counts = [getattr(k, "counts_paths", None) for k in kernels]
         return bool(all(counts)) if all(c is not None for c in counts) else None
 
+    @property
+    def token_layout(self) -> Any:
+        """The env's :class:`~ips_envs.core.tokens.TokenLayout` (``token_layout`` attribute), or None."""
+        try:
+            if self.kind == "ips":
+                return self.env.unwrapped.token_layout
+            return self.env.get_attr("token_layout")[0]
+        except (AttributeError, TypeError, IndexError):
+            return None
+
     def sample_tasks(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]] | None:
         """``n`` tasks from the env's task distribution, or None when the env cannot sample tasks."""
         if self.kind != "ips":

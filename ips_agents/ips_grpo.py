@@ -27,6 +27,7 @@ from ips_agents import checkpoint, ips
 from ips_agents.group_env import GroupEnv, index_obs
 from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy
 from ips_agents.rollout import GroupBatch, collect_groups
+from ips_agents.token_policy import TokenPolicy
 from ips_envs.core.validation import check_float, check_int
 
 SelfIPSGRPO = TypeVar("SelfIPSGRPO", bound="IPSGRPO")
@@ -61,6 +62,22 @@ def default_learning_rate(estimator: str) -> float | Schedule:
     if ips.get_estimator(estimator).from_probabilities:
         return LinearSchedule(DECAYING_LEARNING_RATE_START, 0.0, 1.0)
     return DEFAULT_LEARNING_RATE
+
+
+AUTO_POLICY = "auto"
+"""Policy name that picks the best policy class the env supports (see :func:`default_policy_class`)."""
+
+
+def default_policy_class(group_env: GroupEnv) -> type[MaskedActorPolicy]:
+    """The policy ``policy="auto"`` resolves to: :class:`TokenPolicy` when the env advertises a token layout
+    (CausalDAG and Voxel3D, whose actions each act on one entity: shared per-entity weights learn faster and
+    generalise to held-out tasks, see benchmarks/generalisation.py), else the MLP policy (``MultiInputPolicy``
+    for ``Dict`` observations)."""
+    if group_env.token_layout is not None:
+        return TokenPolicy
+    if isinstance(group_env.observation_space, spaces.Dict):
+        return MultiInputMaskedActorPolicy
+    return MaskedActorPolicy
 
 
 class _GroupProgressBar(ProgressBarCallback):
@@ -137,7 +154,10 @@ class IPSGRPO(BaseAlgorithm):
     * ``group_size=16``, ``n_groups=4`` (64 trajectories per update), one epoch, clip 0.2, MLP 256x256.
 
     Args:
-        policy: ``"MlpPolicy"``, ``"MultiInputPolicy"`` or a :class:`MaskedActorPolicy` subclass.
+        policy: ``"MlpPolicy"`` (an MLP on the flat observation), ``"MultiInputPolicy"`` (``Dict``
+            observations), ``"TokenPolicy"`` (shared weights over the env's entities, see
+            :mod:`ips_agents.token_policy`), ``"auto"`` (``TokenPolicy`` when the env advertises a token layout,
+            else the MLP; :func:`default_policy_class`) or a :class:`MaskedActorPolicy` subclass.
         env: an env id, a Gymnasium env (made from a registered id), a Gymnasium vector env or an SB3 VecEnv
             with ``group_size * n_groups`` copies, or None (only to load a model). The env contract is
             documented in :mod:`ips_agents.group_env`.
@@ -183,6 +203,7 @@ class IPSGRPO(BaseAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MaskedActorPolicy,
         "MultiInputPolicy": MultiInputMaskedActorPolicy,
+        "TokenPolicy": TokenPolicy,
     }
     policy: MaskedActorPolicy
 
@@ -214,8 +235,9 @@ class IPSGRPO(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        auto = isinstance(policy, str) and policy == AUTO_POLICY
         super().__init__(
-            policy,
+            "MlpPolicy" if auto else policy,
             None,
             DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate,
             policy_kwargs=policy_kwargs,
@@ -250,6 +272,10 @@ class IPSGRPO(BaseAlgorithm):
         """Gradient steps not taken because the loss or the gradient norm was not finite (also logged)."""
         if env is not None:
             self.set_env(env, env_kwargs=env_kwargs)
+        if auto:
+            if self.group_env is None:
+                raise ValueError(f"policy={AUTO_POLICY!r} chooses the policy from the env; pass env= or a policy class")
+            self.policy_class = default_policy_class(self.group_env)
         if _init_setup_model:
             if self.group_env is None:
                 raise ValueError("env is required to set up a new model (env=None is only for load())")
@@ -366,6 +392,12 @@ class IPSGRPO(BaseAlgorithm):
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
+        if issubclass(self.policy_class, TokenPolicy) and self.policy_kwargs.get("layout") is None:
+            layout = None if self.group_env is None else self.group_env.token_layout
+            if layout is None:
+                raise ValueError(f"{self.policy_class.__name__} needs a token layout and the env advertises none "
+                                 "(env.unwrapped.token_layout); pass policy_kwargs={'layout': ...} or use MlpPolicy")
+            self.policy_kwargs = {**self.policy_kwargs, "layout": layout.to_dict()}
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
         ).to(self.device)

@@ -63,12 +63,16 @@ class RunInterrupted(KeyboardInterrupt):
         self.signal_name, self.timesteps = signal_name, timesteps
 
 
+POLICIES = ("auto", "MlpPolicy", "MultiInputPolicy", "TokenPolicy")
+"""Policy names a run config accepts (``IPSGRPO`` policy aliases)."""
+
 @dataclass
 class RunConfig:
     """Everything needed to rebuild (or resume) a training run (JSON in ``config.json``)."""
 
     env: str
     algo: str = "ips-grpo"
+    policy: str = "MlpPolicy"
     timesteps: int = 100_000
     seed: int = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +84,8 @@ class RunConfig:
             raise ValueError(f"env must be an env id such as 'IPS/CausalDAG-v0', got {self.env!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {list(POLICIES)}, got {self.policy!r}")
         self.timesteps = check_int("timesteps", self.timesteps, 1)
         self.seed = check_int("seed", self.seed, 0)
         for name in ("env_kwargs", "algo_kwargs"):
@@ -243,7 +249,7 @@ def resume_config(saved: RunConfig, given: RunConfig | Mapping[str, Any] | None,
         return saved
     settings = _given_settings(given)
     conflicts: list[tuple[str, Any, Any]] = []
-    for key in ("env", "algo", "seed", "env_kwargs", "task"):
+    for key in ("env", "algo", "policy", "seed", "env_kwargs", "task"):
         if key in settings and settings[key] != getattr(saved, key):
             conflicts.append((key, getattr(saved, key), settings[key]))
     for key, value in dict(settings.get("algo_kwargs") or {}).items():
@@ -270,7 +276,7 @@ def resume_config(saved: RunConfig, given: RunConfig | Mapping[str, Any] | None,
 # ------------------------------------------------------------------------------------------- training
 def build_model(config: RunConfig) -> IPSGRPO:
     """A new model for ``config``."""
-    return ALGOS[config.algo]("MlpPolicy", config.env, env_kwargs=env_kwargs_with_task(config), seed=config.seed,
+    return ALGOS[config.algo](config.policy, config.env, env_kwargs=env_kwargs_with_task(config), seed=config.seed,
                               **config.algo_kwargs)
 
 

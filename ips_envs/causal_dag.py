@@ -90,6 +90,7 @@ from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import Kernel, State, check_bool, check_fields, check_int
 from ips_envs.core.paths import count_table
+from ips_envs.core.tokens import POOLED, TokenLayout, layout_from_blocks
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 NODE_NAMES = "ABCDEF"
@@ -561,6 +562,22 @@ class CausalDAGKernel(Kernel):
             last[np.flatnonzero(has), idx[has]] = True
             parts.append(last)
         return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def token_layout(self) -> TokenLayout:
+        """One entity per ordered pair ``(i, j)``, ``i != j``: the ``[i, j]`` and ``[j, i]`` entries of every
+        matrix of the observation (adjacency, closure, observed, both mismatches, last edge) and whether ``i``
+        and ``j`` are perturbed; the edge ``i -> j`` acts on its pair, stop (and the always-masked
+        self-loops) on the pooled summary."""
+        n = self.n_nodes
+        i, j = (a.reshape(-1) for a in np.nonzero(~self._eye))
+        fwd, back = i * n + j, j * n + i
+        nn_ = n * n
+        # offsets of the n x n matrices in observe(): adj, reach, [perturbed: n], observed, missing, extra, last
+        mats = [0, nn_, 2 * nn_ + n, 3 * nn_ + n, 4 * nn_ + n] + ([5 * nn_ + n] if self.canonical_order else [])
+        blocks = [m + fwd for m in mats] + [m + back for m in mats] + [2 * nn_ + i, 2 * nn_ + j]
+        tokens = np.full(self.n_actions, POOLED)
+        tokens[fwd] = np.arange(len(fwd))
+        return layout_from_blocks(self.observation_space.shape[0], len(fwd), blocks, tokens)
 
     @staticmethod
     def _mismatch(state: State, missing: bool) -> np.ndarray:

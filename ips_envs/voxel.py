@@ -75,6 +75,7 @@ from ips_envs.core import raster
 from ips_envs.core.env import ConstructionEnv
 from ips_envs.core.kernel import TASK_TABLE_MAX, Kernel, State, check_bool, check_fields, check_int
 from ips_envs.core.paths import multinomial, multinomials
+from ips_envs.core.tokens import POOLED, TokenLayout, layout_from_blocks
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 TASK_FIELDS = ("grid", "height", "top_view")
@@ -313,6 +314,16 @@ class Voxel3DKernel(Kernel):
         if self.canonical_order:
             return np.ones(len(h), dtype=np.int64)
         return multinomials(h, self.height, self._blocks * self.height, self._most_paths)
+
+    def token_layout(self) -> TokenLayout:
+        """One entity per column: its height one-hot, its top-view bit and (canonical order) its last-column bit;
+        a drop acts on its column, stop on the pooled summary."""
+        cells = np.arange(self.n_cells)
+        base = self.n_cells * (self.height + 1)
+        blocks = [cells[:, None] * (self.height + 1) + np.arange(self.height + 1)[None, :], base + cells]
+        if self.canonical_order:
+            blocks.append(base + self.n_cells + cells)
+        return layout_from_blocks(self.observation_space.shape[0], self.n_cells, blocks, [*cells, POOLED])
 
     def valid(self, state: State) -> np.ndarray:
         """Bool ``[N]``: the structure's top view (columns with a block) equals the task's."""

@@ -155,6 +155,11 @@ class KernelFace:
         """True when every outcome has exactly one construction path (``canonical_order=True``)."""
         return bool(self.kernel.unique_paths)
 
+    @property
+    def token_layout(self) -> Any:
+        """The kernel's :class:`~ips_envs.core.tokens.TokenLayout` of one observation (None if it has none)."""
+        return self.kernel.token_layout()
+
     def sample_task(self, rng: np.random.Generator | int | None = None) -> dict[str, Any]:
         """Draw a task from this env's task distribution (or return the fixed task)."""
         return self._choose_task(np.random.default_rng(rng), None)

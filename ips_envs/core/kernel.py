@@ -206,6 +206,11 @@ class Kernel(ABC):
         """Every outcome with positive reward and its reward, or None when not enumerable."""
         return None
 
+    def token_layout(self) -> Any:
+        """The :class:`~ips_envs.core.tokens.TokenLayout` of :meth:`observe` (entities and the entity each
+        action acts on), or None when the domain does not describe its observation as entities."""
+        return None
+
     # -------------------------------------------------------------- renders
     @abstractmethod
     def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:

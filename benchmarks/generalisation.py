@@ -1,0 +1,187 @@
+"""HypoSpace train -> test splits: one task-conditioned policy, evaluated on tasks it never saw (amortised inference).
+
+Each domain's task family is split 50/50 with a fixed seed (``ips_envs.datasets.split_tasks``, the split the
+dataset export ships). One policy per method and seed is trained on the train half and evaluated on every
+held-out task: RR@|H| and RR@5|H| from ``5|H|`` samples, E[RR@5|H|] from the policy's exact outcome
+distribution, and the exact TV distance between that distribution and the uniform distribution over the
+task's admissible set (mean over tasks and the worst task). E[RR@5|H|] on a sample of train tasks shows the
+generalisation gap, and a learning curve (test E[RR@5|H|] against trajectories on a subset of the test tasks)
+goes to ``figures/generalisation_<domain>.png``. Wall time: training and evaluation seconds per run.
+
+``--policies auto`` (the default) uses what ``IPSGRPO("auto", env)`` picks: the entity policy
+(:class:`~ips_agents.token_policy.TokenPolicy`) on causal and voxel tasks, the MLP on Boolean ones;
+``MlpPolicy`` adds the flat-MLP baseline. Every method uses the same policy architecture, and IPS-GRPO the
+library's default estimator for the env (the table says which).
+
+    python -m benchmarks.generalisation [--quick] [--seeds 3] [--domains causal voxel boolean]
+        [--methods IPS-GRPO FlowRL GRPO] [--policies auto MlpPolicy] [--trajectories N]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from benchmarks import report
+from benchmarks.hypospace import DOMAIN_KWARGS
+from benchmarks.pertask import task_metrics
+from benchmarks.report import figures_dir, table
+from ips_agents import plots
+from ips_agents.evaluation import exact_outcome_distribution, expected_recovery
+from ips_agents.ips_grpo import GRPO, IPSGRPO
+from ips_agents.tb import TrajectoryBalance
+from ips_agents.tracking import train_trajectories
+from ips_envs.core.exact import PRUNED_OUTCOME
+from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
+
+METHODS: dict[str, tuple[type[IPSGRPO], dict[str, Any]]] = {
+    "IPS-GRPO": (IPSGRPO, {}),
+    "FlowRL": (TrajectoryBalance, {"objective": "flowrl", "beta": 1.0}),
+    "GRPO": (GRPO, {}),
+}
+DEFAULT_METHODS = ["IPS-GRPO", "FlowRL"]
+POLICIES = ("auto", "MlpPolicy", "TokenPolicy")
+# Many tasks per update: 16 groups of 16 trajectories, each group one train task.
+SPLIT = dict(group_size=16, n_groups=16, learning_rate=3e-3)
+TRAJECTORIES = {"causal": 300_000, "voxel": 200_000, "boolean": 300_000}
+MIN_MASS = 1e-9
+"""Exact DP: states reached with less probability are not expanded (voxel tasks have 262,144 height maps); the
+TV is then an upper bound, exact to within the pruned mass the table reports."""
+TRAIN_SAMPLE = 24
+CURVE_TASKS = 24
+
+
+@dataclass
+class SplitRun:
+    """One trained model's numbers on a split."""
+
+    rr1: list[float]
+    rr5: list[float]
+    rr5_exact: list[float]
+    tv: list[float]
+    pruned: float
+    train_rr5_exact: float
+    curve: list[tuple[int, float]]
+    estimator: str
+    policy: str
+    train_s: float
+    eval_s: float
+
+
+def expected_rr5(model: Any, env: gym.Env, tasks: Sequence[Mapping[str, Any]]) -> float:
+    """Mean E[RR@5|H|] of ``model`` over ``tasks`` from its exact (pruned at ``MIN_MASS``) outcome distributions."""
+    out = []
+    for task in tasks:
+        env.reset(options={"task": dict(task)})
+        target = env.unwrapped.target_distribution()
+        dist = exact_outcome_distribution(model, env, task, min_mass=MIN_MASS)
+        out.append(expected_recovery(dist, target, 5 * len(target)))
+    return float(np.mean(out))
+
+
+def run_split(domain: str, method: str, policy: str, seed: int, trajectories: int, train: Sequence[dict],
+              test: Sequence[dict], evals: int) -> SplitRun:
+    """Train one model on ``train`` and evaluate it on ``test`` (and on a sample of ``train``)."""
+    env_id = DOMAINS[domain]
+    algo, extra = METHODS[method]
+    kwargs = {**SPLIT, **DOMAIN_KWARGS[domain], **extra}
+    model = algo(policy, env_id, tasks=train, seed=seed, **kwargs)  # MlpPolicy: 256 x 256, as everywhere
+    env = gym.make(env_id)
+    rng = np.random.default_rng(seed)
+    curve_tasks = [test[i] for i in rng.permutation(len(test))[:CURVE_TASKS]]
+    train_s, curve = 0.0, []
+    for k in range(1, evals + 1):
+        train_s += train_trajectories(model, trajectories * k // evals, schedule_total=trajectories)
+        if k < evals:
+            curve.append((model.num_trajectories, expected_rr5(model, env, curve_tasks)))
+    t0 = time.perf_counter()
+    res: dict[str, list[float]] = {"rr1": [], "rr5": [], "rr5_exact": [], "tv": []}
+    pruned = 0.0
+    for j, task in enumerate(test):
+        env.reset(options={"task": dict(task)})
+        dist = exact_outcome_distribution(model, env, task, min_mass=MIN_MASS)
+        m = task_metrics(model, env, task, (1, 5), seed + j, dist=dist)
+        res["rr1"].append(m["rr"][1])
+        res["rr5"].append(m["rr"][5])
+        res["rr5_exact"].append(m["rr_exact"][5])
+        res["tv"].append(m["tv"])
+        pruned = max(pruned, dist.get(PRUNED_OUTCOME, 0.0))
+    curve_final = float(np.mean([r for t, r in zip(test, res["rr5_exact"], strict=True) if t in curve_tasks]))
+    curve.append((model.num_trajectories, curve_final))
+    train_sample = [train[i] for i in rng.permutation(len(train))[:TRAIN_SAMPLE]]
+    train_rr = expected_rr5(model, env, train_sample)
+    estimator = "—" if isinstance(model, TrajectoryBalance) else model.ips_estimator
+    return SplitRun(res["rr1"], res["rr5"], res["rr5_exact"], res["tv"], pruned, train_rr, curve, estimator,
+                    type(model.policy).__name__, train_s, time.perf_counter() - t0)
+
+
+def _mean_std(per_seed: Sequence[float]) -> str:
+    return f"{np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}" if len(per_seed) > 1 else f"{per_seed[0]:.3f}"
+
+
+def summarise(domain: str, method: str, runs: Sequence[SplitRun], n_train: int, n_test: int) -> list[Any]:
+    """One table row: means over the test tasks, then mean ± std over seeds."""
+    per = lambda f: [float(np.mean(getattr(r, f))) for r in runs]  # noqa: E731
+    return [domain, f"{n_train} -> {n_test}", runs[0].policy, method, runs[0].estimator,
+            _mean_std([r.train_rr5_exact for r in runs]), _mean_std(per("rr1")), _mean_std(per("rr5")),
+            _mean_std(per("rr5_exact")), _mean_std(per("tv")), f"{max(max(r.tv) for r in runs):.3f}",
+            f"{max(r.pruned for r in runs):.1e}", len(runs), f"{np.mean([r.train_s for r in runs]):.0f}",
+            f"{np.mean([r.eval_s for r in runs]):.0f}"]
+
+
+HEADER = ["domain", "train -> test tasks", "policy", "method", "estimator", "train E[RR@5|H|]", "test RR@|H|",
+          "test RR@5|H|", "test E[RR@5|H|]", "test exact TV", "worst-task TV", "pruned mass", "seeds", "train s",
+          "eval s"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = report.parser(__doc__)
+    parser.add_argument("--domains", nargs="*", default=list(DOMAINS), choices=list(DOMAINS))
+    parser.add_argument("--methods", nargs="*", default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument("--policies", nargs="*", default=["auto"], choices=POLICIES)
+    parser.add_argument("--max-test", type=int, default=None, help="evaluate only the first N test tasks")
+    parser.add_argument("--evals", type=int, default=None, help="learning-curve points per run (default 4)")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (1 if args.quick else 3)
+    domains = ["causal"] if args.quick and args.domains == list(DOMAINS) else args.domains
+    evals = args.evals or (2 if args.quick else 4)
+    for domain in domains:
+        env_id = DOMAINS[domain]
+        train, test = split_tasks(family_tasks(env_id), seed=0)
+        n_test = len(test)
+        test = test[: args.max_test or (2 if args.quick else None)]
+        trajectories = args.trajectories or (256 if args.quick else TRAJECTORIES[domain])
+        rows, curves = [], {}
+        for policy in args.policies:
+            for method in args.methods:
+                runs = [run_split(domain, method, policy, seed, trajectories, train, test, evals)
+                        for seed in range(seeds)]
+                rows.append(summarise(domain, method, runs, len(train), len(test)))
+                print(" | ".join(map(str, rows[-1])), flush=True)
+                xs = [t for t, _ in runs[0].curve]
+                ys = np.mean([[r for _, r in run.curve] for run in runs], axis=0)
+                curves[f"{method}, {runs[0].policy}"] = (xs, ys)
+        figure = f"generalisation_{domain}.png"
+        plots.plot_curves(curves, figures_dir() / figure, "training trajectories", "test E[RR@5|H|]",
+                          f"{domain}: held-out tasks ({min(CURVE_TASKS, len(test))} of them), mean over seeds")
+        body = table(HEADER, rows)
+        body += (f"\n\n{trajectories:,} trajectories per run ({SPLIT['n_groups']} groups of {SPLIT['group_size']} "
+                 f"per update, each group a train task; lr {SPLIT['learning_rate']}"
+                 + (", KL 0.05 to the initial policy" if DOMAIN_KWARGS[domain].get("kl_coef") else "") + "). "
+                 f"E[RR@5|H|] and TV from the exact outcome distribution (states below {MIN_MASS:g} probability "
+                 "not expanded: the TV is exact to within the pruned mass shown); RR from 5|H| samples; train "
+                 f"E[RR@5|H|] on {min(TRAIN_SAMPLE, len(train))} train tasks. Mean over test tasks, then mean ± std "
+                 f"over seeds; train s = wall time of training, eval s = of the test evaluation (2-core machine "
+                 f"shared with other jobs).\n\nFigure: figures/{figure}")
+        report.finish("HypoSpace generalisation to held-out tasks", body, args.no_write, seeds,
+                      setting=f"{domain} {len(train)} -> {n_test}", quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
