@@ -35,17 +35,24 @@ ENCODERS = ("pool", "attention")
 
 
 class _PoolMix(nn.Module):
-    """Permutation-equivariant residual layer: every token is updated from itself and the mean of all tokens."""
+    """Residual layer: every token is updated from itself, the mean of all tokens and, for each neighbourhood
+    of the layout (a fixed averaging matrix ``[E, E]``, padded for the summary token), the mean it reads."""
 
-    def __init__(self, d: int, activation_fn: type[nn.Module]) -> None:
+    def __init__(self, d: int, activation_fn: type[nn.Module], hoods: th.Tensor | None) -> None:
         super().__init__()
+        k = 0 if hoods is None else len(hoods)
         self.own = nn.Linear(d, 2 * d)
-        self.pooled = nn.Linear(d, 2 * d, bias=False)
+        self.pooled = nn.Linear(d * (1 + k), 2 * d, bias=False)
         self.act = activation_fn()
         self.out = nn.Linear(2 * d, d)
+        self.register_buffer("hoods", hoods, persistent=False)
 
     def forward(self, x: th.Tensor) -> th.Tensor:
-        return x + self.out(self.act(self.own(x) + self.pooled(x.mean(dim=1, keepdim=True))))
+        mixed = x.mean(dim=1, keepdim=True).expand_as(x)
+        if self.hoods is not None:
+            near = th.einsum("kef,nfd->nekd", self.hoods, x).flatten(2)
+            mixed = th.cat([mixed, near], dim=2)
+        return x + self.out(self.act(self.own(x) + self.pooled(mixed)))
 
 
 class TokenPolicy(MaskedActorPolicy):
@@ -64,6 +71,8 @@ class TokenPolicy(MaskedActorPolicy):
             features coincide and fixed orders such as a canonical edge order). Without it the policy is
             equivariant to permutations of the entities.
         encoder: ``"pool"`` (default) or ``"attention"`` (see the module docstring).
+        neighbourhoods: with ``encoder="pool"``, also mix in the means over the layout's neighbourhoods (e.g. the
+            pairs leaving or entering a node, the columns of a grid row); default True.
         activation_fn, optimizer_class, optimizer_kwargs, normalize_images: as in :class:`MaskedActorPolicy`.
         net_arch: accepted for compatibility with the other policies and ignored.
     """
@@ -79,6 +88,7 @@ class TokenPolicy(MaskedActorPolicy):
         n_heads: int = 4,
         slot_embedding: bool = True,
         encoder: str = "pool",
+        neighbourhoods: bool = True,
         activation_fn: type[nn.Module] = nn.ReLU,
         net_arch: list[int] | None = None,
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
@@ -133,12 +143,19 @@ class TokenPolicy(MaskedActorPolicy):
         self.summary = nn.Parameter(th.zeros(d_model))
         self.embed_global = nn.Linear(len(layout.global_features), d_model) if layout.global_features else None
         self.encoder_kind = encoder
+        self.neighbourhoods = bool(neighbourhoods)
         if encoder == "attention":
             layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=0.0,
                                                activation="relu", batch_first=True, norm_first=True)
             self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         else:
-            self.encoder = nn.Sequential(*[_PoolMix(d_model, activation_fn) for _ in range(n_layers)])
+            hoods = None
+            if layout.neighbourhoods and neighbourhoods:
+                # the summary token (index 0 after concatenation) reads and is read by no neighbourhood
+                mats = th.zeros(len(layout.neighbourhoods), layout.n_tokens + 1, layout.n_tokens + 1)
+                mats[:, 1:, 1:] = th.as_tensor(layout.neighbourhood_matrices(), dtype=th.float32)
+                hoods = mats
+            self.encoder = nn.Sequential(*[_PoolMix(d_model, activation_fn, hoods) for _ in range(n_layers)])
         self.norm = nn.LayerNorm(d_model)
         self.token_head = nn.Linear(d_model, 1)
         self.pooled_head = nn.Linear(d_model, int(action_space.n))
@@ -147,7 +164,8 @@ class TokenPolicy(MaskedActorPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(layout=self.layout.to_dict(), d_model=self.d_model, n_layers=self.n_layers,
-                    n_heads=self.n_heads, slot_embedding=self.slot_embedding, encoder=self.encoder_kind)
+                    n_heads=self.n_heads, slot_embedding=self.slot_embedding, encoder=self.encoder_kind,
+                    neighbourhoods=self.neighbourhoods)
         return data
 
     def encode(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:

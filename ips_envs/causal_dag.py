@@ -567,7 +567,8 @@ class CausalDAGKernel(Kernel):
         """One entity per ordered pair ``(i, j)``, ``i != j``: the ``[i, j]`` and ``[j, i]`` entries of every
         matrix of the observation (adjacency, closure, observed, both mismatches, last edge) and whether ``i``
         and ``j`` are perturbed; the edge ``i -> j`` acts on its pair, stop (and the always-masked
-        self-loops) on the pooled summary."""
+        self-loops) on the pooled summary. Neighbourhoods: a pair reads the mean of the pairs that leave its
+        source, enter its target, leave its target and enter its source."""
         n = self.n_nodes
         i, j = (a.reshape(-1) for a in np.nonzero(~self._eye))
         fwd, back = i * n + j, j * n + i
@@ -577,7 +578,9 @@ class CausalDAGKernel(Kernel):
         blocks = [m + fwd for m in mats] + [m + back for m in mats] + [2 * nn_ + i, 2 * nn_ + j]
         tokens = np.full(self.n_actions, POOLED)
         tokens[fwd] = np.arange(len(fwd))
-        return layout_from_blocks(self.observation_space.shape[0], len(fwd), blocks, tokens)
+        # neighbourhoods of (i, j): the pairs leaving i, entering j, leaving j (j's side) and entering i
+        hoods = [(i, i), (j, j), (i, j), (j, i)]
+        return layout_from_blocks(self.observation_space.shape[0], len(fwd), blocks, tokens, (), hoods)
 
     @staticmethod
     def _mismatch(state: State, missing: bool) -> np.ndarray:

@@ -317,13 +317,16 @@ class Voxel3DKernel(Kernel):
 
     def token_layout(self) -> TokenLayout:
         """One entity per column: its height one-hot, its top-view bit and (canonical order) its last-column bit;
-        a drop acts on its column, stop on the pooled summary."""
+        a drop acts on its column, stop on the pooled summary; neighbourhoods: the columns of its grid row and of
+        its grid column."""
         cells = np.arange(self.n_cells)
         base = self.n_cells * (self.height + 1)
         blocks = [cells[:, None] * (self.height + 1) + np.arange(self.height + 1)[None, :], base + cells]
         if self.canonical_order:
             blocks.append(base + self.n_cells + cells)
-        return layout_from_blocks(self.observation_space.shape[0], self.n_cells, blocks, [*cells, POOLED])
+        rows, cols = np.divmod(cells, self.grid)
+        return layout_from_blocks(self.observation_space.shape[0], self.n_cells, blocks, [*cells, POOLED], (),
+                                  [(rows, rows), (cols, cols)])
 
     def valid(self, state: State) -> np.ndarray:
         """Bool ``[N]``: the structure's top view (columns with a block) equals the task's."""

@@ -27,6 +27,10 @@ def test_layout_gathers_entity_features_and_pads_with_zero():
     np.testing.assert_array_equal(layout.gather(obs), [[[10, 30], [20, 0]], [[1, 3], [2, 0]]])
     assert (layout.n_tokens, layout.n_features, layout.n_actions) == (2, 2, 3)
     assert TokenLayout.from_dict(layout.to_dict()) == layout
+    grouped = TokenLayout(((0,), (1,), (2,)), (0, 1, 2), obs_dim=3, neighbourhoods=(((0, 0, 1), (1, 0, 0)),))
+    # entity 0 reads group 1 (entity 2 alone); entities 1 and 2 read group 0 (entities 0 and 1)
+    np.testing.assert_allclose(grouped.neighbourhood_matrices()[0], [[0, 0, 1], [0.5, 0.5, 0], [0.5, 0.5, 0]])
+    assert TokenLayout.from_dict(grouped.to_dict()) == grouped
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -35,6 +39,8 @@ def test_layout_gathers_entity_features_and_pads_with_zero():
     (dict(features=((0,),), action_tokens=(0,), global_features=(-1,), obs_dim=3), "feature index -1"),
     (dict(features=((0,),), action_tokens=(3,), obs_dim=3), "action token 3"),
     (dict(features=(), action_tokens=(0,), obs_dim=3), "at least one entity"),
+    (dict(features=((0,), (1,)), action_tokens=(0,), obs_dim=3, neighbourhoods=(((0, 0), (0, 1)),)), "reads group 1"),
+    (dict(features=((0,), (1,)), action_tokens=(0,), obs_dim=3, neighbourhoods=(((0,), (0,)),)), "one group id"),
 ])
 def test_bad_layouts_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -104,15 +110,15 @@ def test_auto_policy_falls_back_to_the_mlp_and_token_policy_needs_a_layout():
 
 
 @pytest.mark.parametrize("encoder", ["pool", "attention"])
-def test_without_slot_embeddings_the_policy_is_equivariant_to_column_permutations(encoder):
-    """Relabelling the voxel columns relabels the drop logits the same way and leaves stop unchanged."""
+def test_without_slot_embeddings_the_policy_is_equivariant_to_grid_symmetries(encoder):
+    """Permuting the grid's rows and its columns permutes the drop logits the same way and leaves stop unchanged."""
     kwargs = {"d_model": 16, "n_heads": 2, "slot_embedding": False, "encoder": encoder}
     policy = IPSGRPO("TokenPolicy", "IPS/Voxel3D-v0", **{**SMALL, "policy_kwargs": kwargs}).policy
     kernel = gym.make("IPS/Voxel3D-v0").unwrapped.kernel
     rng = np.random.default_rng(0)
     state = kernel.initial_state([{"top_view": [[1, 1, 0], [0, 0, 0], [0, 0, 1]]}] * 4)
     state["heights"][:] = rng.integers(0, 4, state["heights"].shape)
-    perm = rng.permutation(9)
+    perm = (3 * rng.permutation(3)[:, None] + rng.permutation(3)[None, :]).reshape(-1)  # rows, then columns
     permuted = {"heights": state["heights"][:, perm], "view": state["view"][:, perm]}
     with th.no_grad():
         a = policy.logits(th.as_tensor(kernel.observe(state))).numpy()
@@ -147,3 +153,24 @@ def test_cli_trains_and_evaluates_a_token_policy(tmp_path, capsys):
     assert "RR(samples)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["train", "--env", "IPS/Voxel3D-v0", "--out", str(tmp_path / "x"), "--policy", "Cnn"])
+
+
+def test_without_slot_embeddings_the_causal_policy_is_equivariant_to_node_relabelling():
+    kwargs = {"d_model": 16, "slot_embedding": False}
+    policy = IPSGRPO("TokenPolicy", "IPS/CausalDAG-v0", **{**SMALL, "policy_kwargs": kwargs}).policy
+    env = gym.make("IPS/CausalDAG-v0")
+    obs, _ = env.reset(seed=2)
+    kernel = env.unwrapped.kernel
+    state = kernel.initial_state([env.unwrapped.task])
+    kernel.apply(state, np.array([0 * 4 + 2]))  # A -> C
+    kernel.apply(state, np.array([2 * 4 + 3]))  # C -> D
+    perm = np.array([2, 0, 3, 1])  # new node k is old node perm[k]
+    relabelled = {k: v[:, perm][:, :, perm] if v.ndim == 3 else v[:, perm] for k, v in state.items()}
+    with th.no_grad():
+        a = policy.logits(th.as_tensor(kernel.observe(state))).numpy()[0]
+        b = policy.logits(th.as_tensor(kernel.observe(relabelled))).numpy()[0]
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert abs(b[i * 4 + j] - a[perm[i] * 4 + perm[j]]) < 1e-5
+    assert abs(b[16] - a[16]) < 1e-5

@@ -38,12 +38,17 @@ class TokenLayout:
         global_features: indices of observation entries that describe the whole state (fed to the pooled
             summary token); may be empty.
         obs_dim: length of the flat observation the indices refer to.
+        neighbourhoods: optional structure among the entities, as ``(member, read)`` pairs of ``[E]`` group ids:
+            entity ``e`` belongs to group ``member[e]`` and receives the mean of the entities in group
+            ``read[e]`` (e.g. for node pairs ``(i, j)``: the pairs leaving ``i``, or those leaving ``j``). A
+            structured policy mixes these means in besides the mean over all entities.
     """
 
     features: tuple[tuple[int, ...], ...]
     action_tokens: tuple[int, ...]
     global_features: tuple[int, ...] = ()
     obs_dim: int = 0
+    neighbourhoods: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.features or not self.features[0]:
@@ -62,6 +67,21 @@ class TokenLayout:
         bad = [t for t in self.action_tokens if not POOLED <= t < len(self.features)]
         if bad:
             raise ValueError(f"action token {bad[0]} is not an entity index (0..{len(self.features) - 1}) or POOLED")
+        for k, pair in enumerate(self.neighbourhoods):
+            if len(pair) != 2 or any(len(ids) != len(self.features) for ids in pair):
+                raise ValueError(f"neighbourhood {k} must be a (member, read) pair of one group id per entity")
+            missing = set(pair[1]) - set(pair[0])
+            if missing:
+                raise ValueError(f"neighbourhood {k} reads group {min(missing)}, which has no member")
+
+    def neighbourhood_matrices(self) -> np.ndarray:
+        """Float ``[K, E, E]``: row ``e`` of matrix ``k`` averages the entities of group ``read[e]``."""
+        out = np.zeros((len(self.neighbourhoods), self.n_tokens, self.n_tokens))
+        for k, (member, read) in enumerate(self.neighbourhoods):
+            m, r = np.asarray(member), np.asarray(read)
+            same = (r[:, None] == m[None, :]).astype(np.float64)
+            out[k] = same / same.sum(axis=1, keepdims=True)
+        return out
 
     @property
     def n_tokens(self) -> int:
@@ -90,18 +110,21 @@ class TokenLayout:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``TokenLayout.from_dict`` inverts it)."""
         return {"features": [list(r) for r in self.features], "action_tokens": list(self.action_tokens),
-                "global_features": list(self.global_features), "obs_dim": self.obs_dim}
+                "global_features": list(self.global_features), "obs_dim": self.obs_dim,
+                "neighbourhoods": [[list(m), list(r)] for m, r in self.neighbourhoods]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TokenLayout:
         """Inverse of :meth:`to_dict`."""
+        hoods = tuple((tuple(int(i) for i in m), tuple(int(i) for i in r)) for m, r in data.get("neighbourhoods", ()))
         return cls(tuple(tuple(int(i) for i in r) for r in data["features"]),
                    tuple(int(t) for t in data["action_tokens"]),
-                   tuple(int(i) for i in data.get("global_features", ())), int(data["obs_dim"]))
+                   tuple(int(i) for i in data.get("global_features", ())), int(data["obs_dim"]), hoods)
 
 
 def layout_from_blocks(obs_dim: int, n_tokens: int, blocks: Sequence[np.ndarray], action_tokens: Sequence[int],
-                       global_features: Sequence[int] = ()) -> TokenLayout:
+                       global_features: Sequence[int] = (),
+                       neighbourhoods: Sequence[tuple[Sequence[int], Sequence[int]]] = ()) -> TokenLayout:
     """A layout from feature blocks: each block is an int array ``[E]`` or ``[E, k]`` of observation indices.
 
     The blocks are concatenated along the feature axis (so entity ``e`` gets ``block[e]`` of every block).
@@ -114,5 +137,6 @@ def layout_from_blocks(obs_dim: int, n_tokens: int, blocks: Sequence[np.ndarray]
             raise ValueError(f"a feature block has {b.shape[0]} rows, expected one per entity ({n_tokens})")
         cols.append(b)
     feats = np.concatenate(cols, axis=1)
+    hoods = tuple((tuple(int(i) for i in m), tuple(int(i) for i in r)) for m, r in neighbourhoods)
     return TokenLayout(tuple(tuple(int(i) for i in row) for row in feats.tolist()),
-                       tuple(int(t) for t in action_tokens), tuple(int(i) for i in global_features), obs_dim)
+                       tuple(int(t) for t in action_tokens), tuple(int(i) for i in global_features), obs_dim, hoods)
