@@ -102,8 +102,6 @@ class MaskedActorPolicy(BasePolicy):
         use_sde: bool = False,
         deduplicate: bool = True,
     ) -> None:
-        if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(f"MaskedActorPolicy needs a Discrete action space, got {action_space}")
         self.deduplicate = bool(deduplicate)
         self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
                         normalize_images, optimizer_class, optimizer_kwargs, use_sde)
@@ -127,6 +125,8 @@ class MaskedActorPolicy(BasePolicy):
         use_sde: bool,
     ) -> None:
         """SB3's policy set-up, before a subclass builds the network that produces :meth:`logits`."""
+        if not isinstance(action_space, spaces.Discrete):
+            raise ValueError(f"{type(self).__name__} needs a Discrete action space, got {action_space}")
         if use_sde:
             raise ValueError("use_sde is not supported by a categorical policy")
         BasePolicy.__init__(

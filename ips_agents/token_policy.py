@@ -73,7 +73,8 @@ class TokenPolicy(MaskedActorPolicy):
         encoder: ``"pool"`` (default) or ``"attention"`` (see the module docstring).
         neighbourhoods: with ``encoder="pool"``, also mix in the means over the layout's neighbourhoods (e.g. the
             pairs leaving or entering a node, the columns of a grid row); default True.
-        activation_fn, optimizer_class, optimizer_kwargs, normalize_images: as in :class:`MaskedActorPolicy`.
+        activation_fn, optimizer_class, optimizer_kwargs, normalize_images, deduplicate: as in
+            :class:`MaskedActorPolicy` (every row is encoded independently, so deduplication is exact).
         net_arch: accepted for compatibility with the other policies and ignored.
     """
 
@@ -97,9 +98,11 @@ class TokenPolicy(MaskedActorPolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         use_sde: bool = False,
+        deduplicate: bool = True,
     ) -> None:
-        if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(f"TokenPolicy needs a Discrete action space, got {action_space}")
+        self.deduplicate = bool(deduplicate)
+        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
+                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         if layout is None:
             raise ValueError("TokenPolicy needs a token layout: use an env that advertises one "
                              "(env.unwrapped.token_layout) or pass policy_kwargs={'layout': ...}")
@@ -119,8 +122,6 @@ class TokenPolicy(MaskedActorPolicy):
             raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {encoder!r}")
         if encoder == "attention" and d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
-        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
-                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         self.layout = layout
         self.d_model, self.n_layers, self.n_heads = d_model, n_layers, n_heads
         self.slot_embedding = bool(slot_embedding)
