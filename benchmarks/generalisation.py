@@ -14,14 +14,23 @@ goes to ``figures/generalisation_<domain>.png``. Wall time: training and evaluat
 library's default estimator for the env (the table says which).
 
     python -m benchmarks.generalisation [--quick] [--seeds 3] [--domains causal voxel boolean]
-        [--methods IPS-GRPO FlowRL GRPO] [--policies auto MlpPolicy] [--trajectories N]
+        [--methods IPS-GRPO FlowRL GRPO] [--policies auto MlpPolicy] [--trajectories N] [--store DIR] [--ray]
+
+Every (domain, policy, method, seed) is one unit of work (``ips_agents.units``: in order here, or one Ray Tune
+trial each with ``--ray``); ``--store DIR`` keeps each finished run as a JSON file there and reuses it when the
+same run (same arguments) is asked for again, so an interrupted sweep resumes where it stopped (use a fresh
+folder after changing the code).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -36,6 +45,7 @@ from ips_agents.evaluation import exact_outcome_distribution, expected_recovery
 from ips_agents.ips_grpo import GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 from ips_agents.tracking import train_trajectories
+from ips_agents.units import Unit, ray_options, run_grouped
 from ips_envs.core.exact import PRUNED_OUTCOME
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 
@@ -84,13 +94,14 @@ def expected_rr5(model: Any, env: gym.Env, tasks: Sequence[Mapping[str, Any]]) -
     return float(np.mean(out))
 
 
-def run_split(domain: str, method: str, policy: str, seed: int, trajectories: int, train: Sequence[dict],
-              test: Sequence[dict], evals: int) -> SplitRun:
-    """Train one model on ``train`` and evaluate it on ``test`` (and on a sample of ``train``)."""
+def run_split(domain: str, method: str, policy: str, seed: int, trajectories: int, max_test: int | None,
+              evals: int) -> SplitRun:
+    """Train one model on the train half of ``domain`` and evaluate it on the test tasks (and a train sample)."""
     env_id = DOMAINS[domain]
+    train, test = split_tasks(family_tasks(env_id), seed=0)
+    test = test[:max_test]
     algo, extra = METHODS[method]
-    kwargs = {**SPLIT, **DOMAIN_KWARGS[domain], **extra}
-    model = algo(policy, env_id, tasks=train, seed=seed, **kwargs)  # MlpPolicy: 256 x 256, as everywhere
+    model = algo(policy, env_id, tasks=train, seed=seed, **{**SPLIT, **DOMAIN_KWARGS[domain], **extra})
     env = gym.make(env_id)
     rng = np.random.default_rng(seed)
     curve_tasks = [test[i] for i in rng.permutation(len(test))[:CURVE_TASKS]]
@@ -111,8 +122,8 @@ def run_split(domain: str, method: str, policy: str, seed: int, trajectories: in
         res["rr5_exact"].append(m["rr_exact"][5])
         res["tv"].append(m["tv"])
         pruned = max(pruned, dist.get(PRUNED_OUTCOME, 0.0))
-    curve_final = float(np.mean([r for t, r in zip(test, res["rr5_exact"], strict=True) if t in curve_tasks]))
-    curve.append((model.num_trajectories, curve_final))
+    curve.append((model.num_trajectories, float(np.mean([r for t, r in zip(test, res["rr5_exact"], strict=True)
+                                                         if t in curve_tasks]))))
     train_sample = [train[i] for i in rng.permutation(len(train))[:TRAIN_SAMPLE]]
     train_rr = expected_rr5(model, env, train_sample)
     estimator = "—" if isinstance(model, TrajectoryBalance) else model.ips_estimator
@@ -120,18 +131,38 @@ def run_split(domain: str, method: str, policy: str, seed: int, trajectories: in
                     type(model.policy).__name__, train_s, time.perf_counter() - t0)
 
 
+def split_unit(store: str | None = None, **spec: Any) -> dict[str, Any]:
+    """One unit: :func:`run_split` as a dict, read from / written to ``store`` (a folder) when given."""
+    path = None
+    if store is not None:
+        path = Path(store) / ("_".join(f"{k}={spec[k]}" for k in sorted(spec)).replace("/", "-") + ".json")
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved.get("spec") == spec:
+                return saved["result"]
+    result = asdict(run_split(**spec))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"spec": spec, "result": result}, f)
+        os.replace(tmp, path)
+    return result
+
+
 def _mean_std(per_seed: Sequence[float]) -> str:
     return f"{np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}" if len(per_seed) > 1 else f"{per_seed[0]:.3f}"
 
 
-def summarise(domain: str, method: str, runs: Sequence[SplitRun], n_train: int, n_test: int) -> list[Any]:
-    """One table row: means over the test tasks, then mean ± std over seeds."""
-    per = lambda f: [float(np.mean(getattr(r, f))) for r in runs]  # noqa: E731
-    return [domain, f"{n_train} -> {n_test}", runs[0].policy, method, runs[0].estimator,
-            _mean_std([r.train_rr5_exact for r in runs]), _mean_std(per("rr1")), _mean_std(per("rr5")),
-            _mean_std(per("rr5_exact")), _mean_std(per("tv")), f"{max(max(r.tv) for r in runs):.3f}",
-            f"{max(r.pruned for r in runs):.1e}", len(runs), f"{np.mean([r.train_s for r in runs]):.0f}",
-            f"{np.mean([r.eval_s for r in runs]):.0f}"]
+def summarise(domain: str, method: str, runs: Sequence[Mapping[str, Any]], n_train: int, n_test: int) -> list[Any]:
+    """One table row from the :func:`split_unit` results of every seed: means over the test tasks, then
+    mean ± std over seeds."""
+    per = lambda f: [float(np.mean(r[f])) for r in runs]  # noqa: E731
+    return [domain, f"{n_train} -> {n_test}", runs[0]["policy"], method, runs[0]["estimator"],
+            _mean_std([r["train_rr5_exact"] for r in runs]), _mean_std(per("rr1")), _mean_std(per("rr5")),
+            _mean_std(per("rr5_exact")), _mean_std(per("tv")), f"{max(max(r['tv']) for r in runs):.3f}",
+            f"{max(r['pruned'] for r in runs):.1e}", len(runs), f"{np.mean([r['train_s'] for r in runs]):.0f}",
+            f"{np.mean([r['eval_s'] for r in runs]):.0f}"]
 
 
 HEADER = ["domain", "train -> test tasks", "policy", "method", "estimator", "train E[RR@5|H|]", "test RR@|H|",
@@ -140,35 +171,41 @@ HEADER = ["domain", "train -> test tasks", "policy", "method", "estimator", "tra
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = report.parser(__doc__)
+    parser = report.parser(__doc__, ray=True)
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS), choices=list(DOMAINS))
     parser.add_argument("--methods", nargs="*", default=DEFAULT_METHODS, choices=list(METHODS))
     parser.add_argument("--policies", nargs="*", default=["auto"], choices=POLICIES)
     parser.add_argument("--max-test", type=int, default=None, help="evaluate only the first N test tasks")
     parser.add_argument("--evals", type=int, default=None, help="learning-curve points per run (default 4)")
+    parser.add_argument("--store", default=None, help="folder keeping every finished run (reused on a re-run)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 3)
     domains = ["causal"] if args.quick and args.domains == list(DOMAINS) else args.domains
     evals = args.evals or (2 if args.quick else 4)
+    max_test = args.max_test or (2 if args.quick else None)
+    budget = {d: args.trajectories or (256 if args.quick else TRAJECTORIES[d]) for d in domains}
+    plan = {(d, p, m): [Unit(f"{d}/{p}/{m}/seed={s}", split_unit,
+                             {"store": args.store, "domain": d, "method": m, "policy": p, "seed": s,
+                              "trajectories": budget[d], "max_test": max_test, "evals": evals})
+                        for s in range(seeds)]
+            for d in domains for p in args.policies for m in args.methods}
+    results = run_grouped(plan, ray_options(args), label="generalisation")
     for domain in domains:
-        env_id = DOMAINS[domain]
-        train, test = split_tasks(family_tasks(env_id), seed=0)
-        n_test = len(test)
-        test = test[: args.max_test or (2 if args.quick else None)]
-        trajectories = args.trajectories or (256 if args.quick else TRAJECTORIES[domain])
+        train, test = split_tasks(family_tasks(DOMAINS[domain]), seed=0)
+        n_eval = len(test[:max_test])
         rows, curves = [], {}
-        for policy in args.policies:
-            for method in args.methods:
-                runs = [run_split(domain, method, policy, seed, trajectories, train, test, evals)
-                        for seed in range(seeds)]
-                rows.append(summarise(domain, method, runs, len(train), len(test)))
-                print(" | ".join(map(str, rows[-1])), flush=True)
-                xs = [t for t, _ in runs[0].curve]
-                ys = np.mean([[r for _, r in run.curve] for run in runs], axis=0)
-                curves[f"{method}, {runs[0].policy}"] = (xs, ys)
+        for (d, _, method), runs in results.items():
+            if d != domain:
+                continue
+            rows.append(summarise(domain, method, runs, len(train), n_eval))
+            print(" | ".join(map(str, rows[-1])), flush=True)
+            xs = [t for t, _ in runs[0]["curve"]]
+            curves[f"{method}, {runs[0]['policy']}"] = (xs, np.mean([[r for _, r in run["curve"]] for run in runs],
+                                                                    axis=0))
         figure = f"generalisation_{domain}.png"
         plots.plot_curves(curves, figures_dir() / figure, "training trajectories", "test E[RR@5|H|]",
-                          f"{domain}: held-out tasks ({min(CURVE_TASKS, len(test))} of them), mean over seeds")
+                          f"{domain}: held-out tasks ({min(CURVE_TASKS, n_eval)} of them), mean over seeds")
+        trajectories = budget[domain]
         body = table(HEADER, rows)
         body += (f"\n\n{trajectories:,} trajectories per run ({SPLIT['n_groups']} groups of {SPLIT['group_size']} "
                  f"per update, each group a train task; lr {SPLIT['learning_rate']}"
@@ -176,10 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                  f"E[RR@5|H|] and TV from the exact outcome distribution (states below {MIN_MASS:g} probability "
                  "not expanded: the TV is exact to within the pruned mass shown); RR from 5|H| samples; train "
                  f"E[RR@5|H|] on {min(TRAIN_SAMPLE, len(train))} train tasks. Mean over test tasks, then mean ± std "
-                 f"over seeds; train s = wall time of training, eval s = of the test evaluation (2-core machine "
+                 "over seeds; train s = wall time of training, eval s = of the test evaluation (2-core machine "
                  f"shared with other jobs).\n\nFigure: figures/{figure}")
         report.finish("HypoSpace generalisation to held-out tasks", body, args.no_write, seeds,
-                      setting=f"{domain} {len(train)} -> {n_test}", quick=args.quick)
+                      setting=f"{domain} {len(train)} -> {len(test)}", quick=args.quick)
     return 0
 
 
