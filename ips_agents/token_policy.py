@@ -35,28 +35,60 @@ ENCODERS = ("pool", "attention")
 
 
 class _PoolMix(nn.Module):
-    """Residual layer: every token is updated from itself, the mean of all tokens and, for each neighbourhood
-    of the layout (a fixed averaging matrix ``[E, E]``, padded for the summary token), the mean it reads."""
+    """Residual layer: each token is updated from itself, the mean of all tokens and, for every neighbourhood of
+    the layout, the mean of the group it reads. Each group's mean is projected once and handed to its readers
+    (one projection per group rather than per reading token: the same function, a few times cheaper)."""
 
-    def __init__(self, d: int, activation_fn: type[nn.Module], hoods: th.Tensor | None) -> None:
+    def __init__(self, d: int, activation_fn: type[nn.Module], groups: _Groups | None) -> None:
         super().__init__()
-        k = 0 if hoods is None else len(hoods)
+        k = 0 if groups is None else groups.n_hoods
+        bound = (d * (1 + k)) ** -0.5  # the init of one Linear over the concatenated means
         self.own = nn.Linear(d, 2 * d)
-        self.pooled = nn.Linear(d * (1 + k), 2 * d, bias=False)
+        self.pooled = nn.Parameter(th.empty(d, 2 * d).uniform_(-bound, bound))
+        self.near = nn.Parameter(th.empty(k, d, 2 * d).uniform_(-bound, bound)) if k else None
         self.act = activation_fn()
         self.out = nn.Linear(2 * d, d)
-        self.register_buffer("hoods", hoods, persistent=False)
+        self.groups = groups
 
     def forward(self, x: th.Tensor) -> th.Tensor:
-        mixed = x.mean(dim=1, keepdim=True).expand_as(x)
-        if self.hoods is not None:
-            near = th.einsum("kef,nfd->nekd", self.hoods, x).flatten(2)
-            mixed = th.cat([mixed, near], dim=2)
-        return x + self.out(self.act(self.own(x) + self.pooled(mixed)))
+        h = self.own(x) + x.mean(dim=1, keepdim=True) @ self.pooled
+        if self.near is not None:
+            g = self.groups
+            means = th.einsum("gt,ntd->ngd", g.average, x)
+            proj = th.einsum("ngd,gdo->ngo", means, self.near[g.hood])
+            h = h + th.einsum("tg,ngo->nto", g.readers, proj)
+        return x + self.out(self.act(h))
+
+
+class _Groups(nn.Module):
+    """The neighbourhoods of a layout over ``T = E + 1`` tokens (the summary token first, in no group):
+    ``average [G, T]`` (row ``g`` averages the members of group ``g``), ``hood [G]`` (the neighbourhood of each
+    group) and ``readers [T, G]`` (1 where token ``t`` reads group ``g``; one group per neighbourhood)."""
+
+    def __init__(self, layout: TokenLayout) -> None:
+        super().__init__()
+        rows, hood, reads_of = [], [], []
+        for k, (member, reads) in enumerate(layout.neighbourhoods):
+            ids = sorted(set(member))
+            base = len(rows)
+            member_arr = np.asarray(member)
+            for gid in ids:
+                row = np.zeros(layout.n_tokens + 1)
+                row[1:][member_arr == gid] = 1.0
+                rows.append(row / row.sum())
+                hood.append(k)
+            reads_of.append([base + ids.index(r) for r in reads])
+        readers = np.zeros((layout.n_tokens + 1, len(rows)))
+        for groups in reads_of:
+            readers[1 + np.arange(layout.n_tokens), groups] = 1.0
+        self.n_hoods = len(reads_of)
+        self.register_buffer("average", th.as_tensor(np.asarray(rows), dtype=th.float32), persistent=False)
+        self.register_buffer("hood", th.as_tensor(np.asarray(hood, dtype=np.int64)), persistent=False)
+        self.register_buffer("readers", th.as_tensor(readers, dtype=th.float32), persistent=False)
 
 
 class TokenPolicy(MaskedActorPolicy):
-    """Masked categorical actor whose network is a transformer over the env's entity tokens.
+    """Masked categorical actor whose network mixes the env's entity tokens (pooling or attention).
 
     Args:
         observation_space: a flat ``Box`` (the layout's indices refer to it).
@@ -150,13 +182,8 @@ class TokenPolicy(MaskedActorPolicy):
                                                activation="relu", batch_first=True, norm_first=True)
             self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         else:
-            hoods = None
-            if layout.neighbourhoods and neighbourhoods:
-                # the summary token (index 0 after concatenation) reads and is read by no neighbourhood
-                mats = th.zeros(len(layout.neighbourhoods), layout.n_tokens + 1, layout.n_tokens + 1)
-                mats[:, 1:, 1:] = th.as_tensor(layout.neighbourhood_matrices(), dtype=th.float32)
-                hoods = mats
-            self.encoder = nn.Sequential(*[_PoolMix(d_model, activation_fn, hoods) for _ in range(n_layers)])
+            groups = _Groups(layout) if layout.neighbourhoods and neighbourhoods else None
+            self.encoder = nn.Sequential(*[_PoolMix(d_model, activation_fn, groups) for _ in range(n_layers)])
         self.norm = nn.LayerNorm(d_model)
         self.token_head = nn.Linear(d_model, 1)
         self.pooled_head = nn.Linear(d_model, int(action_space.n))
