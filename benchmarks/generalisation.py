@@ -212,10 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for domain in domains:
         train, test = split_tasks(family_tasks(DOMAINS[domain]), seed=0)
         n_eval = len(test[:max_test])
-        rows, curves = [], {}
+        rows, curves, wall = [], {}, 0.0
         for (d, _, method), runs in results.items():
             if d != domain:
                 continue
+            wall += sum(r["train_s"] + r["eval_s"] for r in runs)
             rows.append(summarise(domain, method, runs, len(train), n_eval))
             print(" | ".join(map(str, rows[-1])), flush=True)
             xs = [t for t, _ in runs[0]["curve"]]
@@ -226,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"{domain}: held-out tasks ({min(CURVE_TASKS, n_eval)} of them), mean over seeds")
         trajectories = budget[domain]
         body = table(HEADER, rows)
+        n_runs = sum(len(r) for (d, _, _), r in results.items() if d == domain)
+        body += (f"\n\nWall time of the split: {wall:,.0f} s for {n_runs} runs (training and test evaluation, "
+                 "without the learning-curve and train-sample evaluations).")
         body += (f"\n\n{trajectories:,} trajectories per run ({SPLIT['n_groups']} groups of {SPLIT['group_size']} "
                  "per update, each group a train task). IPS-GRPO and GRPO: the library's defaults otherwise "
                  "(IPS-GRPO's estimator in the table; with path counts lr 3e-3 falling linearly to 0, no floor, "
