@@ -47,7 +47,7 @@ from ips_agents.ips_grpo import DECAYING_LEARNING_RATE_START, GRPO, IPSGRPO
 from ips_agents.tb import TrajectoryBalance
 from ips_agents.tracking import train_trajectories
 from ips_agents.units import Unit, ray_options, run_grouped
-from ips_envs.core.exact import PRUNED_OUTCOME
+from ips_envs.core.kernel import PRUNED_OUTCOME
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 
 # IPS-GRPO and GRPO with the library's defaults (IPS-GRPO: path-count propensities on these envs, lr 3e-3 falling
