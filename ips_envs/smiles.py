@@ -131,11 +131,11 @@ def canonical_or_none(raw: str) -> str | None:
     return None if mol is None else Chem.MolToSmiles(mol)
 
 
-def to_env_smiles(smiles: str, aromatic: bool = False) -> str:
+def to_env_smiles(smiles: str, aromatic: bool = False, check_tokens: bool = True) -> str:
     """Canonical SMILES in the env's token language: kekulé form (default) and no stereo.
 
     Use it to prepare a prior's training data, e.g. MOSES SMILES; raises ValueError for an invalid string
-    or one with tokens outside :data:`VOCAB`.
+    or (unless ``check_tokens=False``) one with tokens outside :data:`VOCAB`.
     """
     mol = mol_from_smiles(smiles)
     if mol is None:
@@ -145,7 +145,8 @@ def to_env_smiles(smiles: str, aromatic: bool = False) -> str:
     else:
         Chem.Kekulize(mol, clearAromaticFlags=True)
         out = Chem.MolToSmiles(mol, isomericSmiles=False, kekuleSmiles=True)
-    tokenize(out)  # raises on tokens outside the vocabulary
+    if check_tokens:
+        tokenize(out)  # raises on tokens outside the vocabulary
     return out
 
 
