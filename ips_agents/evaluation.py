@@ -232,3 +232,83 @@ def recovery_at(model: Any, env: Any, task: Mapping[str, Any], multiples: Sequen
     samples = sample_outcomes(model, env, max(multiples) * len(admissible), task=task, seed=seed)
     curve = recovery_curve(samples, admissible)
     return {m: float(curve[m * len(admissible) - 1]) for m in multiples}, curve
+
+
+# ------------------------------------------------------------------------------------ HypoSpace's metrics
+HYPOSPACE_METRICS = ("validity", "uniqueness", "recovery", "valid_unique", "parse_rate")
+"""Per-task scores of :func:`hypospace_scores`, in report order."""
+
+
+def hypospace_queries(n_admissible: int, multiplier: float = 1.0) -> int:
+    """HypoSpace's number of queries for a task: ``N = max(1, int(|H| * multiplier))``."""
+    if isinstance(n_admissible, bool) or not isinstance(n_admissible, int | np.integer) or n_admissible < 1:
+        raise ValueError(f"n_admissible must be a positive integer, got {n_admissible!r}")
+    if not np.isfinite(multiplier) or multiplier <= 0:
+        raise ValueError(f"multiplier must be a positive number, got {multiplier!r}")
+    return max(1, int(n_admissible * multiplier))
+
+
+def _proposal(item: Any, admissible: frozenset[str]) -> tuple[str | None, bool]:
+    """``(outcome or None, valid)`` of a proposal: a parse result (``.outcome``, ``.valid``), an
+    ``(outcome, valid)`` pair, or an outcome key (valid when admissible; None / ``"<invalid>"`` = unparsed)."""
+    if hasattr(item, "outcome") and hasattr(item, "valid"):
+        return item.outcome, bool(item.valid)
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[0], bool(item[1])
+    if item is None or item == INVALID_OUTCOME:
+        return None, False
+    if isinstance(item, str):
+        return item, item in admissible
+    raise ValueError(f"a proposal is a parse result, an (outcome, valid) pair or an outcome key; got {item!r}")
+
+
+def hypospace_scores(proposals: Sequence[Any], admissible: Iterable[str], n_queries: int | None = None
+                     ) -> dict[str, float]:
+    """HypoSpace's per-task rates of a list of proposals, with its definitions (Chen et al. 2025).
+
+    Args:
+        proposals: one entry per query answered, in order: parse results (``.outcome``, ``.valid``, e.g.
+            from :meth:`ips_envs.text.TextFace.parse`), ``(outcome, valid)`` pairs, or outcome keys (valid when
+            admissible); an unparsed answer has outcome None.
+        admissible: the task's admissible set ``H``.
+        n_queries: ``N``, the queries asked (default ``len(proposals)``; queries that got no answer at all
+            count in ``N`` without a proposal). Use :func:`hypospace_queries` for ``max(1, int(|H| * m))``.
+
+    Returns:
+        ``validity`` = #valid proposals (duplicates count) / N; ``uniqueness`` (HypoSpace's "novelty rate") =
+        #distinct outcomes among parsed proposals, valid or not / N; ``recovery`` = |distinct valid proposals
+        ∩ H| / |H|; ``valid_unique`` (ours) = #distinct valid proposals / N, which, unlike uniqueness, gives no
+        credit for distinct wrong answers; ``parse_rate`` = #parsed proposals / N; and ``n_queries``.
+    """
+    admissible = frozenset(admissible)
+    if not admissible:
+        raise ValueError("the admissible set is empty")
+    n = len(proposals) if n_queries is None else n_queries
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n_queries must be a positive integer, got {n!r}")
+    if len(proposals) > n:
+        raise ValueError(f"{len(proposals)} proposals for n_queries={n}: at most one proposal per query")
+    pairs = [_proposal(p, admissible) for p in proposals]
+    parsed = [o for o, _ in pairs if o is not None]
+    valid = [o for o, ok in pairs if ok and o is not None]
+    return {
+        "validity": len(valid) / n,
+        "uniqueness": len(set(parsed)) / n,
+        "recovery": len(set(valid) & admissible) / len(admissible),
+        "valid_unique": len(set(valid)) / n,
+        "parse_rate": len(parsed) / n,
+        "n_queries": float(n),
+    }
+
+
+def hypospace_summary(per_task: Sequence[Mapping[str, float]], metrics: Sequence[str] = HYPOSPACE_METRICS
+                      ) -> dict[str, dict[str, float]]:
+    """HypoSpace's aggregation over tasks: unweighted mean, std (population, as ``np.std``), min and max."""
+    if not per_task:
+        raise ValueError("no per-task scores to summarise")
+    out = {}
+    for m in metrics:
+        values = np.array([float(s[m]) for s in per_task])
+        out[m] = {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
+                  "max": float(values.max())}
+    return out

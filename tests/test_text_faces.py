@@ -318,3 +318,18 @@ def test_face_errors():
         f.parse("Graph: No edges", {"n_nodes": 4, "observations": []})
     assert face("IPS/CausalDAG-v0", task=CAUSAL_TASK).parse("Graph: A->D, D->B").valid
     assert f.parse(None, CAUSAL_TASK).reason.startswith("the completion must be a string")
+
+
+@pytest.mark.parametrize("env_id,kwargs,size", [("IPS/CausalDAG-v0", {}, 543), ("IPS/CausalDAG-v0", {"n_nodes": 3}, 25),
+                                                ("IPS/BooleanExpr-v0", {}, 34),
+                                                ("IPS/BooleanExpr-v0", {"operators": ["AND", "OR"]}, 10)])
+def test_hypotheses_are_the_space_and_parse_back(env_id, kwargs, size):
+    f = get_face(env_id, kwargs)
+    keys = f.hypotheses()
+    assert len(keys) == len(set(keys)) == size
+    task = f.kernel.all_tasks()[0]
+    admissible = f.admissible_outcomes(task)
+    assert admissible <= set(keys)
+    for key in keys:
+        r = f.parse(f.answer(key), task)
+        assert r.outcome == key and r.valid == (key in admissible)

@@ -118,6 +118,10 @@ class TextFace(ABC):
             hit = self._tasks[key] = self.kernel.validate_task(task)
         return hit
 
+    def hypotheses(self) -> list[str] | None:
+        """Every outcome key of the hypothesis space (valid for some task or not), or None when not enumerable."""
+        return None
+
     def admissible_outcomes(self, task: Mapping[str, Any] | str | None = None) -> frozenset[str]:
         """The task's admissible outcome keys (the env's ``admissible_outcomes()``)."""
         return enumeration.admissible_outcomes(self.kernel, self.task(task))

@@ -154,6 +154,13 @@ class BooleanExprFace(TextFace):
     env_id = "IPS/BooleanExpr-v0"
     label = "Expression"
 
+    def hypotheses(self) -> list[str] | None:
+        """Every canonical key of the expression space (34 with the defaults), or None when too large."""
+        try:
+            return list(self.kernel.expressions())
+        except ExpressionSpaceTooLarge:
+            return None
+
     # ----------------------------------------------------------------- prompts
     def observation_lines(self, task: Mapping[str, Any] | str | None = None) -> list[str]:
         """HypoSpace's observation strings, e.g. ``(x=0, y=1) -> 1``."""

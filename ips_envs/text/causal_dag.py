@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ips_envs.causal_dag import parse_key
+from ips_envs.causal_dag import all_dags, parse_key
 from ips_envs.core.kernel import State
 from ips_envs.text.base import AnswerError, TextFace, after_label
 
@@ -30,6 +30,10 @@ class CausalDAGFace(TextFace):
 
     env_id = "IPS/CausalDAG-v0"
     label = "Graph"
+
+    def hypotheses(self) -> list[str]:
+        """Every DAG with at most ``max_edges`` edges (543 on 4 nodes), as outcome keys."""
+        return all_dags(self.kernel.n_nodes, self.kernel.max_edges).keys()
 
     # ----------------------------------------------------------------- prompts
     def observation_lines(self, task: Mapping[str, Any] | str | None = None) -> list[str]:

@@ -21,7 +21,10 @@ import numpy as np
 
 from ips_envs.core.kernel import State
 from ips_envs.text.base import AnswerError, TextFace, after_label
-from ips_envs.voxel import heights_to_layers, key_heights
+from ips_envs.voxel import height_keys, heights_to_layers, key_heights
+
+MAX_HYPOTHESES = 1_000_000
+"""Largest hypothesis space :meth:`Voxel3DFace.hypotheses` lists."""
 
 _LAYER = re.compile(r"layer\s+(\d+)\s*:\s*", re.IGNORECASE)
 _ROW = re.compile(r"[01](?:\s+[01])*")
@@ -37,6 +40,13 @@ class Voxel3DFace(TextFace):
         g = self.kernel.grid
         flat = np.asarray(view, dtype=np.int64).reshape(g, g)
         return [" ".join(str(int(v)) for v in row) for row in flat]
+
+    def hypotheses(self) -> list[str] | None:
+        """Every height map with heights ``0..height`` (4^9 = 262,144 with the defaults), or None above 10^6."""
+        k = self.kernel
+        if (k.height + 1) ** k.n_cells > MAX_HYPOTHESES:
+            return None
+        return height_keys(np.indices((k.height + 1,) * k.n_cells).reshape(k.n_cells, -1).T)
 
     # ----------------------------------------------------------------- prompts
     def prompt(self, task: Mapping[str, Any] | str | None = None, prior: Iterable[str] = (),
