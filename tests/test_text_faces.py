@@ -165,8 +165,12 @@ def test_causal_prompt_is_hypospaces():
                  "- If there are edges: Graph: A->B, B->C", "- If there are no edges: Graph: No edges"]:
         assert line in text
     assert "Graph: A->B, A->D\nGraph: No edges" in f.prompt(CAUSAL_TASK, prior=["A->B,A->D", ""])
-    assert f.prompt(CAUSAL_TASK, compact=True) == ("Perturb(A) -> A:0 B:1 C:0 D:1\nPerturb(B) -> A:0 B:0 C:0 D:0\n"
-                                                   "Perturb(C) -> A:0 B:0 C:0 D:0\n")
+    compact = f.prompt(CAUSAL_TASK, compact=True)
+    assert compact == ("Perturb(A) -> A:0 B:1 C:0 D:1\nPerturb(B) -> A:0 B:0 C:0 D:0\n"
+                       "Perturb(C) -> A:0 B:0 C:0 D:0\nGraph:")
+    assert f.with_prompt(" A->D, D->B", compact) == "Graph: A->D, D->B"
+    assert f.parse(f.with_prompt(" A->D, D->B", compact), CAUSAL_TASK).valid
+    assert f.with_prompt("Graph: A->B", f.prompt(CAUSAL_TASK)) == "Graph: A->B"   # full prompts: unchanged
     assert sorted(f.admissible_outcomes(CAUSAL_TASK)) == ["A->B,A->D", "A->B,A->D,D->B", "A->D,D->B"]
 
 

@@ -147,6 +147,14 @@ class TextFace(ABC):
         """The env's reward for a parsed answer (1 for a valid answer, 0 otherwise: HypoSpace's binary reward)."""
         return 1.0 if result.valid else 0.0
 
+    def with_prompt(self, completion: str, prompt: str) -> str:
+        """``completion`` read as the continuation of ``prompt``: when the prompt ends with the bare answer label
+        (the compact prompts end with ``Graph:``), that label line is put in front of the completion."""
+        last = prompt.rstrip(" ").rsplit("\n", 1)[-1]
+        if find_label([last], self.label) == 0 and not after_label(last, self.label):
+            return last + completion
+        return completion
+
     def parse(self, completion: Any, task: Mapping[str, Any] | str | None = None) -> ParseResult:
         """Read the answer in ``completion``: its outcome key, validity and the reason when it fails.
 

@@ -172,10 +172,11 @@ class BooleanExprFace(TextFace):
 
     def prompt(self, task: Mapping[str, Any] | str | None = None, prior: Iterable[str] = (),
                compact: bool = False) -> str:
-        """HypoSpace's Boolean prompt; ``compact=True`` gives only the observation lines (for small models)."""
+        """HypoSpace's Boolean prompt; ``compact=True`` gives only the observation lines and the open answer label
+        ``Expression:`` (for small models; read their completions with :meth:`with_prompt`)."""
         obs = "\n".join(self.observation_lines(task))
         if compact:
-            return obs + "\n"
+            return obs + "\nExpression:"
         k = self.kernel
         variables = ", ".join(k.variables)
         prior_block = "\n".join(self.answer(key) for key in prior) or "None"

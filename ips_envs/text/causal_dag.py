@@ -48,10 +48,11 @@ class CausalDAGFace(TextFace):
 
     def prompt(self, task: Mapping[str, Any] | str | None = None, prior: Iterable[str] = (),
                compact: bool = False) -> str:
-        """HypoSpace's causal prompt; ``compact=True`` gives only the observation lines (for small models)."""
+        """HypoSpace's causal prompt; ``compact=True`` gives only the observation lines and the open answer label
+        ``Graph:`` (for small models; read their completions with :meth:`with_prompt`)."""
         obs = "\n".join(self.observation_lines(task))
         if compact:
-            return obs + "\n"
+            return obs + "\nGraph:"
         prior_block = "\n".join(self.answer(k) for k in prior) or "None"
         return dedent("""\
             You are given observations from perturbation experiments on a causal system.

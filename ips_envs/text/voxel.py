@@ -51,10 +51,11 @@ class Voxel3DFace(TextFace):
     # ----------------------------------------------------------------- prompts
     def prompt(self, task: Mapping[str, Any] | str | None = None, prior: Iterable[str] = (),
                compact: bool = False) -> str:
-        """HypoSpace's 3D prompt; ``compact=True`` gives only the top view (for small models)."""
+        """HypoSpace's 3D prompt; ``compact=True`` gives only the top view and the answer label ``Structure:``
+        (for small models; read their completions with :meth:`with_prompt`)."""
         view = "\n".join(self._grid_rows(self.task(task)["top_view"]))
         if compact:
-            return f"Top view:\n{view}\n"
+            return f"Top view:\n{view}\nStructure:"
         g, h = self.kernel.grid, self.kernel.height
         prior = list(prior)
         text = dedent(f"""\
