@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,interop,ray]"
+	$(PY) -m pip install -q -e ".[test,interop,llm,ray]"
 	$(PY) -m ips_envs_plugin install  # editable installs get no .pth from the wheel: plain IPS/ ids everywhere
 	touch $@
 
