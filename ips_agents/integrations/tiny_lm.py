@@ -56,9 +56,10 @@ def tiny_gpt2(tokenizer: PreTrainedTokenizerFast, n_positions: int = 256, n_embd
     """A freshly initialised GPT-2 (``n_layer`` blocks of width ``n_embd``; about 0.1M parameters by default)."""
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
                         n_head=n_head, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id, loss_type="ForCausalLM")
+                        pad_token_id=tokenizer.pad_token_id)
     th.manual_seed(seed)
     model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # transformers 5 cannot infer it from the class name GPT2LMHeadModel
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id

@@ -17,8 +17,7 @@ import re
 
 from ips_envs import smiles_grammar as G
 from ips_envs.core.kernel import State
-from ips_envs.oracles import canonical_smiles
-from ips_envs.smiles import to_env_smiles
+from ips_envs.smiles import canonical_or_none, to_env_smiles
 from ips_envs.text.base import AnswerError, ParseResult, TextFace, after_label, failure, find_label
 
 _BRACKET_H = re.compile(r"\[([A-Z][a-z]?)H\d*\]")
@@ -48,7 +47,7 @@ class SMILESFace(TextFace):
     def answer(self, outcome: str, task: Mapping[str, Any] | str | None = None) -> str:
         """``SMILES: <molecule>`` in a spelling the env can write (kekulé form unless ``aromatic=True``)."""
         for spelling in reversed(self._spellings(outcome)):
-            if canonical_smiles(spelling) == canonical_smiles(outcome):
+            if canonical_or_none(spelling) == canonical_or_none(outcome):
                 return f"SMILES: {spelling}"
         return f"SMILES: {outcome}"
 
@@ -66,7 +65,7 @@ class SMILESFace(TextFace):
             return failure("the completion holds no SMILES string")
         if any(ch.isspace() for ch in text):
             return failure(f"{text!r} is not one SMILES string (it contains whitespace)", text)
-        target = canonical_smiles(text)
+        target = canonical_or_none(text)
         if target is None:
             return failure(f"RDKit cannot read {text!r} as a molecule", text)
         reasons: list[str] = []
@@ -96,7 +95,7 @@ class SMILESFace(TextFace):
 
     def _outcome(self, state: State) -> tuple[str, bool]:
         # the kernel's outcomes() would also score the molecule (an oracle call); the key alone is wanted here
-        key = canonical_smiles(self.kernel.smiles(state)[0])
+        key = canonical_or_none(self.kernel.smiles(state)[0])
         if key is None:
             raise AnswerError("RDKit rejects the molecule in the env's token language")
         return key, True
