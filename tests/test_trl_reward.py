@@ -92,6 +92,12 @@ def test_split_groups_are_refused():
     assert IPSReward("IPS/CausalDAG-v0", args=whole).num_generations == 4
 
 
+def test_length_normalised_loss_warns():
+    args = SimpleNamespace(num_generations=4, per_device_train_batch_size=4, steps_per_generation=1, loss_type="grpo")
+    with pytest.warns(UserWarning, match="loss_type='dr_grpo'"):
+        IPSReward("IPS/CausalDAG-v0", args=args)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(), "pass num_generations"),
     (dict(num_generations=1), "num_generations must be an integer >= 2"),

@@ -45,6 +45,7 @@ functions; :func:`task_dataset` builds it. Requires the ``[llm]`` extra (``pip i
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +58,9 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from ips_agents.ips import group_frequencies, ips_rewards
 from ips_envs.text import TextFace, face
+
+LENGTH_NORMALISED_LOSSES = ("grpo", "sapo")
+"""TRL loss types that average each completion's token losses over its own length (see the module docstring)."""
 
 NO_ANSWER = "\x00no answer"
 """Outcome counted for completions without a parsed answer (their reward is 0, so their weight never matters)."""
@@ -156,6 +160,10 @@ class IPSReward:
                 "would be split across processes and its in-group frequencies computed from part of it. Make "
                 f"per_device_train_batch_size * steps_per_generation a multiple of {g}"
             )
+        if getattr(args, "loss_type", None) in LENGTH_NORMALISED_LOSSES:
+            warnings.warn(f"loss_type={args.loss_type!r} divides each completion's loss by its own length, which "
+                          "favours short answers and moves IPS's reward-proportional fixed point; use "
+                          "loss_type='dr_grpo' (or 'dapo')", stacklevel=3)
         g_eval = getattr(args, "num_generations_eval", None)
         if g_eval not in (None, g) and str(getattr(args, "eval_strategy", "no")) not in ("no", "IntervalStrategy.NO"):
             raise ValueError(f"num_generations_eval={g_eval} differs from num_generations={g}; IPSReward groups "
