@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import tempfile
 
 import torch
-from transformers.trainer_callback import PrinterCallback
-from trl import GRPOConfig, GRPOTrainer
+
+try:
+    from transformers.trainer_callback import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from ips_agents.integrations.tiny_lm import char_tokenizer, pretrain, prior_data, sample, tiny_gpt2
+    from ips_agents.trl import IPSReward, task_dataset
+except ImportError:
+    print("TRL is not installed (pip install 'ips-rl[llm]'): skipped")
+    sys.exit(0)
 
 from ips_agents.evaluation import hypospace_scores
-from ips_agents.integrations.tiny_lm import char_tokenizer, pretrain, prior_data, sample, tiny_gpt2
-from ips_agents.trl import IPSReward, task_dataset
 from ips_envs.text import face
 
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 RLLIB_PYTHON = ROOT / ".venv-rllib" / "bin" / "python"
-MUST_RUN_IN_CI = {"torchrl_ppo.py", "tianshou_dqn.py", "rllib_ppo.py"}
+MUST_RUN_IN_CI = {"torchrl_ppo.py", "tianshou_dqn.py", "rllib_ppo.py", "llm_trl_ips.py"}
 """Library examples whose library `make test` installs: in CI they must not skip."""
 
 
