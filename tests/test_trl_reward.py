@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -77,19 +78,32 @@ def test_completion_forms():
     assert fixed(prompts=["p", "p"], completions=[A1, WRONG]) == pytest.approx([2.0, 0.0])
 
 
-def test_split_groups_are_refused():
+def test_incomplete_or_misaligned_groups_are_refused():
     reward = IPSReward("IPS/CausalDAG-v0", num_generations=4)
-    with pytest.raises(ValueError, match=r"per_device_train_batch_size.*num_generations"):
+    with pytest.raises(ValueError, match=r"6 completions over all processes, not a multiple of num_generations = 4"):
         call(reward, [A1] * 6)
-    with pytest.raises(ValueError, match=r"do not share one prompt.*per_device_train_batch_size"):
+    with pytest.raises(ValueError, match=r"completions 0..3 .* do not share one prompt and task.*RepeatSampler"):
         call(reward, [A1] * 8, prompts=["p1", "p1", "p2", "p2", "p2", "p2", "p3", "p3"])
-    # a configuration under which each of 2 processes scores 2 completions of a group of 4
+    # 2 processes scoring 2 completions of a group of 4 each: whole groups over the generation batch, accepted
     split = SimpleNamespace(num_generations=4, per_device_train_batch_size=2, steps_per_generation=1, world_size=2)
-    with pytest.raises(ValueError, match=r"per_device_train_batch_size \* steps_per_generation = 2 \* 1 = 2.*"
-                                         r"num_generations = 4"):
-        IPSReward("IPS/CausalDAG-v0", args=split)
-    whole = SimpleNamespace(num_generations=4, per_device_train_batch_size=2, steps_per_generation=2, world_size=2)
-    assert IPSReward("IPS/CausalDAG-v0", args=whole).num_generations == 4
+    assert IPSReward("IPS/CausalDAG-v0", args=split).num_generations == 4
+    # 3 processes x 2 completions = 6: no whole number of groups of 4
+    odd = SimpleNamespace(num_generations=4, per_device_train_batch_size=2, steps_per_generation=1, world_size=3)
+    with pytest.raises(ValueError, match=r"2 \* 1 \* 3 = 6 completions is not a multiple of num_generations = 4"):
+        IPSReward("IPS/CausalDAG-v0", args=odd)
+
+
+def test_chat_prompt_ending_with_the_label_warns_once():
+    reward = IPSReward("IPS/CausalDAG-v0", num_generations=2)
+    chat = [{"role": "user", "content": face("IPS/CausalDAG-v0").prompt(TASK, compact=True)}]   # ends "Graph:"
+    with pytest.warns(UserWarning, match=r"ends with the answer label 'Graph:'"):
+        call(reward, [[{"role": "assistant", "content": " A->B, A->D"}]] * 2, prompts=[chat] * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call(reward, [[{"role": "assistant", "content": A1}]] * 2, prompts=[chat] * 2)      # once only
+        fine = [{"role": "user", "content": face("IPS/CausalDAG-v0").prompt(TASK)}]        # HypoSpace's prompt
+        IPSReward("IPS/CausalDAG-v0", num_generations=2)(prompts=[fine] * 2, completions=[A1, A1],
+                                                         task=[TASK_JSON] * 2)
 
 
 def test_length_normalised_loss_warns():

@@ -12,12 +12,15 @@ each group as usual, so the trainer runs the paper's IPS-GRPO (Algorithm 1) unch
     reward = IPSReward("IPS/CausalDAG-v0", args=args)          # env id (+ env kwargs) or a text face
     trainer = GRPOTrainer(model, reward_funcs=reward, args=args, train_dataset=task_dataset(reward.face, tasks))
 
-Groups. TRL's ``RepeatSampler`` puts the ``num_generations`` completions of a prompt next to each other and each
-process scores its own slice of ``per_device_train_batch_size * steps_per_generation`` completions (rewards
-are gathered across processes only afterwards). A group is therefore whole on one process exactly when that
-slice is a multiple of ``num_generations``; otherwise in-group frequencies would be computed from part of a
-group, so ``IPSReward`` refuses such a configuration (``args=`` at construction, and every call checks its
-slice). With one process TRL already requires the generation batch to hold whole groups.
+Groups. TRL's ``RepeatSampler`` puts the ``num_generations`` completions of a prompt next to each other in the
+global generation batch, and each process scores its own slice of ``per_device_train_batch_size *
+steps_per_generation`` completions (TRL gathers the rewards only afterwards). On several processes a group is
+often split between them (``per_device_train_batch_size=4``, ``num_generations=16``), so ``IPSReward`` gathers
+every process's outcome keys, rewards and prompt/task keys with accelerate's ``gather_object``, computes the
+in-group frequencies on the whole groups of the global batch (in process order, as TRL lays it out) and
+returns each process its own slice. It refuses only what cannot be computed: a global batch that is not a
+multiple of ``num_generations``, or a group of ``num_generations`` consecutive completions that do not share
+one prompt and task (a sampler other than TRL's ``RepeatSampler``).
 
 Which ``scale_rewards`` and ``loss_type`` (read from TRL 1.16's ``GRPOTrainer``; advantages in
 ``_generate_and_score_completions``, loss in ``_compute_loss``):
@@ -56,15 +59,11 @@ try:
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError("ips_agents.trl needs the [llm] extra: pip install 'ips-rl[llm]'") from err
 
-from ips_agents.ips import group_frequencies, ips_rewards
+from ips_agents.integrations.groups import NO_ANSWER, ips_rewards, scale_by_group
 from ips_envs.text import TextFace, face
 
 LENGTH_NORMALISED_LOSSES = ("grpo", "sapo")
 """TRL loss types that average each completion's token losses over its own length (see the module docstring)."""
-
-NO_ANSWER = "\x00no answer"
-"""Outcome counted for completions without a parsed answer (their reward is 0, so their weight never matters)."""
-
 
 def completion_text(completion: Any) -> str:
     """The text of a TRL completion: a string, or the last message's content in conversational form."""
@@ -142,6 +141,7 @@ class IPSReward:
         self.alpha, self.eps, self.task_column = float(alpha), float(eps), task_column
         self.__name__ = "ips" if self.alpha > 0 else "reward"
         self.last: dict[str, Any] = {}
+        self._warned_chat_label = False
         if args is not None:
             self.check_config(args, num_processes)
 
@@ -152,13 +152,12 @@ class IPSReward:
         processes = num_processes if num_processes is not None else int(getattr(args, "world_size", 1) or 1)
         per_device = int(args.per_device_train_batch_size)
         steps = int(getattr(args, "steps_per_generation", None) or getattr(args, "gradient_accumulation_steps", 1))
-        local = per_device * steps
-        if local % g:
+        total = per_device * steps * processes
+        if total % g:
             raise ValueError(
-                f"each of the {processes} process(es) scores per_device_train_batch_size * steps_per_generation = "
-                f"{per_device} * {steps} = {local} completions, not a multiple of num_generations = {g}: a group "
-                "would be split across processes and its in-group frequencies computed from part of it. Make "
-                f"per_device_train_batch_size * steps_per_generation a multiple of {g}"
+                f"the generation batch of per_device_train_batch_size * steps_per_generation * processes = "
+                f"{per_device} * {steps} * {processes} = {total} completions is not a multiple of num_generations = "
+                f"{g}: its last group would be incomplete. Make that product a multiple of {g}"
             )
         if getattr(args, "loss_type", None) in LENGTH_NORMALISED_LOSSES:
             warnings.warn(f"loss_type={args.loss_type!r} divides each completion's loss by its own length, which "
@@ -181,43 +180,104 @@ class IPSReward:
             raise ValueError(f"{len(column)} tasks for {n} completions")
         return list(column)
 
+    def _group_key(self, prompt: Any, task: Any) -> str:
+        """What every completion of one group shares: its prompt and its task."""
+        return json.dumps([prompt, task], sort_keys=True, default=str)
+
+    def _warn_chat_label(self, prompts: Sequence[Any]) -> None:
+        """Warn once when a conversational prompt's last message ends with the bare answer label."""
+        if self._warned_chat_label:
+            return
+        for p in prompts:
+            if isinstance(p, str) or not p:
+                continue
+            text = completion_text(p)
+            if text and self.face.with_prompt("", text):
+                self._warned_chat_label = True
+                warnings.warn(
+                    f"the chat prompt's last message ends with the answer label {self.face.label + ':'!r}: the "
+                    "assistant's reply is a new message, so a completion that only continues that line has no "
+                    "label and is unparseable (reward 0). End chat prompts with the instructions (the faces' "
+                    "prompt(task) does) and let the model write the label itself, or use plain-text prompts "
+                    "(a completion of a plain prompt continues the label's line)", UserWarning, stacklevel=3)
+                return
+
     def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None,
                  **kwargs: Any) -> list[float]:
+        """One scaled reward per completion of this process (see the class docstring)."""
         if completions is None:
             raise ValueError("IPSReward needs completions=")
         n, g = len(completions), self.num_generations
-        if n % g:
-            raise ValueError(
-                f"IPSReward got {n} completions, not a multiple of num_generations = {g}: this process holds part "
-                "of a group. Make per_device_train_batch_size * steps_per_generation a multiple of num_generations"
-            )
+        if prompts is not None and len(prompts) != n:
+            raise ValueError(f"{len(prompts)} prompts for {n} completions")
         tasks = self._tasks(n, kwargs)
-        prompt_keys = [json.dumps(p, sort_keys=True, default=str) for p in prompts] if prompts is not None else None
-        for start in range(0, n, g):
-            same_task = len({json.dumps(t, sort_keys=True, default=str) for t in tasks[start:start + g]}) == 1
-            same_prompt = prompt_keys is None or len(set(prompt_keys[start:start + g])) == 1
-            if not (same_task and same_prompt):
-                raise ValueError(
-                    f"completions {start}..{start + g - 1} do not share one prompt and task: groups of "
-                    f"num_generations = {g} are not aligned with this process's slice. Make "
-                    "per_device_train_batch_size * steps_per_generation a multiple of num_generations"
-                )
         texts = [completion_text(c) for c in completions]
         if prompts is not None:  # compact prompts end with the answer label: the completion continues that line
+            self._warn_chat_label(prompts)
             texts = [self.face.with_prompt(x, p) if isinstance(p, str) else x
                      for x, p in zip(texts, prompts, strict=True)]
         results = [self.face.parse(x, t) for x, t in zip(texts, tasks, strict=True)]
-        rewards = np.array([self.face.reward(r, t) for r, t in zip(results, tasks, strict=True)], dtype=np.float64)
-        outcomes = np.array([NO_ANSWER if r.outcome is None else r.outcome for r in results], dtype=object)
-        groups = np.arange(n) // g
-        freq = group_frequencies(outcomes.astype(str), groups)
-        scaled = ips_rewards(rewards, freq, alpha=self.alpha, eps=self.eps)
-        valid = np.array([r.valid for r in results])
-        self.last = {"outcomes": outcomes.tolist(), "valid": valid, "rewards": rewards, "frequencies": freq,
-                     "scaled": scaled}
+        rewards = [self.face.reward(r, t) for r, t in zip(results, tasks, strict=True)]
+        outcomes = [NO_ANSWER if r.outcome is None else str(r.outcome) for r in results]
+        keys = [self._group_key(p, t) for p, t in zip(prompts if prompts is not None else [None] * n, tasks,
+                                                       strict=True)]
+        valid = [bool(r.valid) for r in results]
+        # the whole generation batch, in TRL's process order (one process: this call's completions)
+        local = list(zip(outcomes, rewards, keys, valid, strict=True))
+        everything = gather_across_processes(local)
+        start = sum(gather_across_processes([n])[:process_index()])
+        all_outcomes, all_rewards, all_keys, all_valid = ([row[i] for row in everything] for i in range(4))
+        total = len(everything)
+        if total % g:
+            raise ValueError(
+                f"IPSReward got {total} completions over all processes, not a multiple of num_generations = {g}: "
+                "a group is incomplete. Make per_device_train_batch_size * steps_per_generation * processes a "
+                f"multiple of {g}"
+            )
+        for first in range(0, total, g):
+            if len(set(all_keys[first:first + g])) != 1:
+                raise ValueError(
+                    f"completions {first}..{first + g - 1} of the generation batch do not share one prompt and task: "
+                    f"they are not one group of num_generations = {g}. IPSReward needs TRL's order (each prompt's "
+                    "num_generations completions next to each other, as GRPOTrainer's RepeatSampler lays them out)"
+                )
+        groups = np.arange(total) // g
+        scaled, freq = scale_by_group(all_rewards, all_outcomes, groups, alpha=self.alpha, eps=self.eps)
+        mine = slice(start, start + n)
+        all_valid_arr = np.array(all_valid, dtype=bool)
+        self.last = {"outcomes": outcomes, "valid": np.array(valid, dtype=bool),
+                     "rewards": np.asarray(rewards, dtype=np.float64), "frequencies": freq[mine],
+                     "scaled": scaled[mine]}
         log_metric = kwargs.get("log_metric")
-        if callable(log_metric):
-            log_metric("ips/valid_fraction", float(valid.mean()))
-            distinct = [len(set(outcomes[groups == i][valid[groups == i]])) for i in range(n // g)]
+        if callable(log_metric):  # over the whole generation batch, so every process logs the same values
+            log_metric("ips/valid_fraction", float(all_valid_arr.mean()))
+            outs = np.array(all_outcomes, dtype=object)
+            distinct = [len(set(outs[groups == i][all_valid_arr[groups == i]])) for i in range(total // g)]
             log_metric("ips/distinct_valid_per_group", float(np.mean(distinct)))
-        return scaled.tolist()
+        return scaled[mine].tolist()
+
+
+def _distributed_world() -> int:
+    """Processes of the initialised ``torch.distributed`` group (1 when there is none)."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def process_index() -> int:
+    """This process's rank in the initialised ``torch.distributed`` group (0 when there is none)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def gather_across_processes(items: list[Any]) -> list[Any]:
+    """Every process's ``items`` concatenated in rank order (accelerate's ``gather_object``); one process: as is.
+
+    Every process must call it (it is a collective), as TRL's reward calls are.
+    """
+    if _distributed_world() == 1:
+        return list(items)
+    from accelerate.utils import gather_object
+
+    return list(gather_object(list(items)))
