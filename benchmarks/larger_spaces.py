@@ -45,11 +45,12 @@ PATHS = {"ips_estimator": "paths", "ips_eps": 1e-6, "advantage_norm": "none"}
 
 def boolean_space_line(name: str, env_id: str, kwargs: dict[str, Any], task: dict[str, Any], min_mass: float) -> str:
     """Keys, trees, path-count DP seconds (cold cache) and one exact evaluation of an untrained policy."""
-    from ips_envs import PRUNED_OUTCOME, boolean_expr
+    from ips_envs import PRUNED_OUTCOME
+    from ips_envs.boolean_expr.space import expression_space
 
     env = gym.make(env_id, **kwargs)
     kernel = env.unwrapped.kernel
-    boolean_expr._expression_space.cache_clear()
+    expression_space.cache_clear()
     t0 = time.perf_counter()
     counts = kernel.expression_path_counts()
     dp = time.perf_counter() - t0

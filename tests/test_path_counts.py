@@ -180,10 +180,11 @@ def test_boolean_keys_and_path_counts_match_parsing_every_tree(kwargs):
 
 
 def test_boolean_keys_at_3_variables_depth_3():
-    from ips_envs.boolean_expr import _expression_space, canonical_key, parse_prefix
+    from ips_envs.boolean_expr import canonical_key, parse_prefix
+    from ips_envs.boolean_expr.space import expression_space
 
     kernel = BooleanExprKernel(variables=["x", "y", "z"], max_depth=3)
-    space = _expression_space(kernel.variables, kernel.operators, kernel.max_depth)
+    space = expression_space(kernel.variables, kernel.operators, kernel.max_depth)
     # one tree per key (its witness), written through the kernel: its key and count come back
     state = kernel.initial_state([{"rows": []}] * len(space.keys))
     actions = [kernel.expression_actions(k) for k in space.keys]
@@ -194,37 +195,37 @@ def test_boolean_keys_at_3_variables_depth_3():
         kernel.apply(sub, np.array([actions[i][t] for i in rows]))
         put(state, rows, sub)
     assert list(kernel.outcomes(state)[0]) == list(space.keys)
-    assert kernel.path_counts(state).tolist() == [space.paths[k] for k in space.keys]
+    assert kernel.path_counts(state).tolist() == [space.path_counts[k] for k in space.keys]
     sample = np.random.default_rng(0).choice(len(space.keys), 500, replace=False)
     assert [canonical_key(parse_prefix(space.witness[space.keys[i]])) for i in sample] == \
         [space.keys[i] for i in sample]
 
 
 def test_boolean_keys_without_an_enumerable_space_are_parsed(monkeypatch):
-    from ips_envs import boolean_expr
+    from ips_envs.boolean_expr import space
 
     kernel = BooleanExprKernel(operators=["AND", "NOT"], max_depth=2)
     trees = _all_trees(kernel)
     keys = kernel.outcomes(trees)[0]
-    monkeypatch.setattr(boolean_expr, "MAX_CANDIDATES", 10)
-    boolean_expr._expression_space.cache_clear()
+    monkeypatch.setattr(space, "MAX_CANDIDATES", 10)
+    space.expression_space.cache_clear()
     assert kernel._key_indices(trees) is None
     assert kernel.outcomes(trees)[0] == keys
-    boolean_expr._expression_space.cache_clear()
+    space.expression_space.cache_clear()
 
 
 def test_kernels_without_path_counts_say_so(monkeypatch):
-    from ips_envs import boolean_expr
+    from ips_envs.boolean_expr import space
     from ips_envs.smiles import SMILESKernel
 
     assert not SMILESKernel().counts_paths
     with pytest.raises(NotImplementedError, match="construction paths"):
         SMILESKernel().path_counts({})
     # a grammar whose key space is too large to enumerate has no path counts
-    monkeypatch.setattr(boolean_expr, "MAX_CANDIDATES", 10)
+    monkeypatch.setattr(space, "MAX_CANDIDATES", 10)
     kernel = BooleanExprKernel(variables=["p", "q"], operators=["OR", "NOT"], max_depth=3)
     assert not kernel.has_path_counts and not kernel.counts_paths
-    boolean_expr._expression_space.cache_clear()
+    space.expression_space.cache_clear()
 
 
 @pytest.mark.parametrize("env_id,kwargs", [("IPS/CausalDAG-v0", {"n_nodes": 3}), ("IPS/BooleanExpr-v0", {}),

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from textwrap import dedent
 from typing import Any
 
-from ips_envs.boolean_expr import OPERATORS, Expr, ExpressionSpaceTooLarge, canonical_key
+from ips_envs.boolean_expr.expression import OPERATORS, Expr, canonical_key
+from ips_envs.boolean_expr.space import ExpressionSpaceTooLarge
 from ips_envs.text.base import AnswerError, TextFace, after_label
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z_0-9]*)|(\S))")

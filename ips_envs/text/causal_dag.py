@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ips_envs.causal_dag import all_dags, parse_key
+from ips_envs.causal_dag.space import all_dags, parse_key
 from ips_envs.core.kernel import State
 from ips_envs.text.base import AnswerError, TextFace, after_label
 
