@@ -26,7 +26,10 @@ gives the wall time and the CPU time of all workers (the machine is shared: the 
 number of cores is what a dedicated machine would take).
 
     python -m benchmarks.llm_hypospace [--quick] [--seeds 3] [--tasks 30] [--settings boolean causal3 causal4]
-                                       [--split] [--workers 2] [--prior-cache DIR]
+                                       [--split] [--workers 2] [--prior-cache DIR] [--write]
+
+RESULTS.md gets a section only for the full configuration (the defaults above, with or without ``--split``) or
+with ``--write``; a trial run (fewer tasks, seeds, settings or steps, ``--quick``) only prints its table.
 """
 
 from __future__ import annotations
@@ -216,8 +219,29 @@ def _prior_path(directory: str, name: str, cfg: dict[str, Any], tasks: Sequence[
     return os.path.join(directory, f"llm_prior_{name}_{digest}.pt")
 
 
+def writes_results(args: Any, full: dict[str, Sequence[Any]]) -> bool:
+    """Whether a run writes its RESULTS.md section: with ``--write``, or when it ran the full configuration.
+
+    ``full`` maps argument names to the values they take in the full configuration (``None``: left at the
+    default); any other value (a 2-task trial, ``--quick``) only prints, so trial runs never replace the
+    committed numbers.
+    """
+    if getattr(args, "no_write", False):
+        return False
+    if getattr(args, "write", False):
+        return True
+    return not getattr(args, "quick", False) and all(getattr(args, k) in v for k, v in full.items())
+
+
+def add_write_argument(parser: Any) -> None:
+    """``--write``: write the RESULTS.md section even when the run is not the script's full configuration."""
+    parser.add_argument("--write", action="store_true",
+                        help="write RESULTS.md even for a partial configuration (by default only the full one writes)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = report.parser(__doc__, tasks=True)
+    add_write_argument(parser)
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--workers", type=int, default=None, help="processes (default 2; 1 with --quick)")
     parser.add_argument("--steps", type=int, default=None, help="GRPOTrainer steps per task")
@@ -307,7 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
              + ", ".join(f"{p['cpu']:.0f}" for p in prior_stats) + " CPU s"
              + (" (cached)" if args.prior_cache else ""))
     title = "HypoSpace with a language model (TRL GRPOTrainer, tiny GPT-2 made here): GRPO vs GRPO + IPS"
-    return report.finish(title, body, args.no_write, seeds, setting=", ".join(settings), quick=quick)
+    full = dict(seeds=(None, 3), tasks=(None, 30), settings=(list(SETTINGS),), steps=(None,))
+    write = writes_results(args, full)
+    if not write and not args.no_write:
+        print("(not written to RESULTS.md: a partial configuration; pass --write to record it)")
+    return report.finish(title, body, not write, seeds, setting=", ".join(settings), quick=quick)
 
 
 if __name__ == "__main__":

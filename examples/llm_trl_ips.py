@@ -6,7 +6,7 @@ outcome's frequency within the prompt's group, which keeps the policy spread ove
 a tiny GPT-2 made and pretrained on the spot (nothing is downloaded); with a real checkpoint you pass its
 name to ``GRPOTrainer`` instead (see ``MODEL`` below) and use the full HypoSpace prompts.
 
-    python examples/llm_trl_ips.py             # about a minute on a laptop CPU
+    python examples/llm_trl_ips.py             # about two minutes on 2 CPU cores
     python examples/llm_trl_ips.py --quick     # seconds: a smoke run of the same pipeline
 """
 
@@ -14,30 +14,35 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import sys
 import tempfile
 
 import torch
 
-try:
-    from transformers.trainer_callback import PrinterCallback
-    from trl import GRPOConfig, GRPOTrainer
-
-    from ips_agents.integrations.tiny_lm import char_tokenizer, pretrain, prior_data, sample, tiny_gpt2
-    from ips_agents.trl import IPSReward, task_dataset
-except ImportError:
+if importlib.util.find_spec("trl") is None:   # only a missing TRL skips; any other import error is raised
     print("TRL is not installed (pip install 'ips-rl[llm]'): skipped")
     sys.exit(0)
 
+from transformers.trainer_callback import PrinterCallback
+from trl import GRPOConfig, GRPOTrainer
+
+from ips_agents.integrations.tiny_lm import (char_tokenizer, positions_needed, pretrain, prior_data, sample,
+                                             tiny_gpt2)
+from ips_agents.trl import IPSReward, task_dataset
+
 from ips_agents.evaluation import hypospace_scores
 from ips_envs.text import face
+
+MAX_COMPLETION = 40
+"""Tokens (characters) a completion may have, in training and in evaluation."""
 
 
 def recovery(model, tok, f, task, multiple: int = 5, seed: int = 0) -> dict[str, float]:
     """HypoSpace's metrics of ``multiple * |H|`` sampled answers."""
     h = f.admissible_outcomes(task)
     prompt = f.prompt(task, compact=True)
-    answers = sample(model, tok, prompt, multiple * len(h), max_new_tokens=40, seed=seed)
+    answers = sample(model, tok, prompt, multiple * len(h), max_new_tokens=MAX_COMPLETION, seed=seed)
     return hypospace_scores([f.parse(f.with_prompt(a, prompt), task) for a in answers], h)
 
 
@@ -55,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     # a stand-in for a pretrained checkpoint: answers in the task's format, about half of them admissible
     prompts, answers = prior_data(f, tasks, 512 if quick else 8192, seed=0, admissible_fraction=0.5)
     tok = char_tokenizer()
-    model = tiny_gpt2(tok, n_positions=96, n_embd=32 if quick else 64, n_layer=1 if quick else 2)
+    # the window must hold the longest prompt + answer of the prior data and any prompt + a full completion
+    positions = positions_needed(tok, prompts, answers, max_new_tokens=MAX_COMPLETION)
+    model = tiny_gpt2(tok, n_positions=positions, n_embd=32 if quick else 64, n_layer=1 if quick else 2)
     pretrain(model, tok, prompts, answers, steps=40 if quick else 300, batch_size=32 if quick else 64,
              learning_rate=1e-2 if quick else 3e-3)
     prior = copy.deepcopy(model.state_dict())
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as out:
             config = GRPOConfig(
                 output_dir=out, num_generations=4 if quick else 32, per_device_train_batch_size=8 if quick else 32,
-                max_completion_length=40, max_steps=2 if quick else 15, learning_rate=1e-3,
+                max_completion_length=MAX_COMPLETION, max_steps=2 if quick else 15, learning_rate=1e-3,
                 loss_type="dr_grpo", scale_rewards="group",   # the pairing ips_agents.trl documents
                 gradient_checkpointing=False, use_cpu=True, report_to="none", save_strategy="no",
                 disable_tqdm=True, logging_steps=100, seed=0)

@@ -105,6 +105,23 @@ def prior_data(face: TextFace, tasks: Sequence[Any], n: int, seed: int = 0, comp
     return prompts, completions
 
 
+def positions_needed(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], completions: Sequence[str] = (),
+                     max_new_tokens: int = 0) -> int:
+    """The ``n_positions`` a model needs to pretrain on these pairs and generate ``max_new_tokens`` after any prompt.
+
+    The longest ``prompt + completion + <eos>`` and the longest ``prompt`` plus ``max_new_tokens``, whichever is
+    more (pass it to :func:`tiny_gpt2`; a too short window fails in :func:`pretrain` or, worse, in generation).
+    """
+    if not prompts:
+        raise ValueError("positions_needed needs at least one prompt")
+    if completions and len(completions) != len(prompts):
+        raise ValueError(f"need as many prompts as completions, got {len(prompts)} and {len(completions)}")
+    p_len = [len(x) for x in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    c_len = [len(x) for x in tokenizer(list(completions), add_special_tokens=False)["input_ids"]] if completions else []
+    pairs = max((p + c + 1 for p, c in zip(p_len, c_len, strict=True)), default=0)
+    return max(pairs, max(p_len) + int(max_new_tokens))
+
+
 def _encode_pairs(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], completions: Sequence[str]
                   ) -> tuple[th.Tensor, th.Tensor]:
     """Right-padded ``prompt + completion + <eos>`` ids and labels (-100 on the prompt and the padding)."""
