@@ -2,7 +2,7 @@
 
 Every method starts from the packaged GRU SMILES prior (``ips_agents/data/smiles_prior.pt``), acts in the
 same action space (``IPS/SMILES-v0`` tokens under the env's grammar masks, ``max_length`` 60), samples 64
-sequences per update and spends one budgeted :class:`ips_envs.oracles.Oracle` (PMO/Saturn accounting: only
+sequences per update and spends one budgeted :class:`ips_envs.smiles.oracle.Oracle` (PMO/Saturn accounting: only
 new valid canonical molecules cost a call). Methods:
 
 * ``IPS-GRPO``: :class:`ips_agents.IPSGRPO` with :class:`ips_agents.molecules.SmilesPriorPolicy`, groups of
@@ -62,7 +62,7 @@ from rdkit import RDLogger
 
 from benchmarks.report import append_section, commit, figures_dir, section_title, table
 from ips_agents.molecules import metrics as mm
-from ips_envs.oracles import Oracle, OracleBudgetExhausted
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted
 
 ORACLES = ("drug_mpo", "osimertinib_mpo")
 THRESHOLDS: dict[str, tuple[float, float]] = {
@@ -282,7 +282,7 @@ def get_run(spec: RunSpec, runs_dir: Path | None, report_only: bool = False) -> 
 def prior_percentiles(oracle_name: str, n: int = 1000, seed: int = 0) -> dict[str, float]:
     """Score percentiles of ``n`` masked prior samples (unique valid molecules), to place the thresholds."""
     from ips_agents.molecules import SmilesPrior
-    from ips_envs.oracles import canonical_smiles, get_oracle
+    from ips_envs.smiles.scoring import canonical_smiles, get_oracle
 
     prior = SmilesPrior.load()
     out = prior.sample(n, masks=True, generator=th.Generator().manual_seed(seed))

@@ -13,12 +13,12 @@ import torch
 
 from ips_agents import IPSGRPO
 from ips_agents.molecules import SmilesPriorPolicy, metrics
-from ips_envs.oracles import Oracle, OracleBudgetExhausted
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--quick", action="store_true", help="small settings for a smoke run")
 parser.add_argument("--budget", type=int, default=1_000, help="oracle calls (new valid molecules)")
-parser.add_argument("--oracle", default="drug_mpo", help="a name from ips_envs.oracles.ORACLES")
+parser.add_argument("--oracle", default="drug_mpo", help="a name from ips_envs.smiles.scoring.ORACLES")
 args = parser.parse_args()
 torch.set_num_threads(1)
 budget = 64 if args.quick else args.budget

@@ -20,7 +20,8 @@ from ips_agents.cli import main
 from ips_agents.evaluation import exact_outcome_distribution, sample_outcomes
 from ips_agents.tb import TrajectoryBalance
 from ips_envs.core.validation import check_bool, check_float, check_int
-from ips_envs.oracles import ORACLES, MAX_HEAVY_ATOMS, Oracle, OracleBudgetExhausted, canonical_smiles, mol_from_smiles
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted
+from ips_envs.smiles.scoring import MAX_HEAVY_ATOMS, ORACLES, canonical_smiles, mol_from_smiles
 from ips_envs.smiles import INVALID_PREFIX
 
 SMALL = {"group_size": 4, "n_groups": 2, "policy_kwargs": {"net_arch": [8]}, "seed": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ips_agents.molecules import metrics as M
-from ips_envs.oracles import Oracle, OracleCall
+from ips_envs.smiles.oracle import Oracle, OracleCall
 
 # call, canonical SMILES, reward
 HISTORY = [

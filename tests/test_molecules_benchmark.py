@@ -10,7 +10,7 @@ import torch as th
 
 import benchmarks.molecules as bm
 from ips_agents.molecules import SmilesPrior
-from ips_envs.oracles import Oracle
+from ips_envs.smiles.oracle import Oracle
 from tests.test_prior import TINY
 
 

@@ -9,8 +9,9 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, rdMolDescriptors
 
-from ips_envs import oracles as O
-from ips_envs.oracles import ORACLES, Oracle, OracleBudgetExhausted, OracleCall, get_oracle
+import ips_envs.smiles.scoring as O
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted, OracleCall
+from ips_envs.smiles.scoring import ORACLES, get_oracle
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 PMO_OFFLINE = {

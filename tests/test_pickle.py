@@ -8,7 +8,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from ips_envs.oracles import ORACLES, Oracle, make_drug_mpo, make_isomer, make_rediscovery, make_similarity
+from ips_envs.smiles.oracle import Oracle
+from ips_envs.smiles.scoring import ORACLES, make_drug_mpo, make_isomer, make_rediscovery, make_similarity
 from tests.conftest import random_legal
 
 

@@ -21,7 +21,7 @@ from ips_agents.molecules.prior import (
     validity,
 )
 from ips_envs.smiles import to_env_smiles
-from ips_envs.smiles_grammar import END, N_ACTIONS, VOCAB, encode, tokenize
+from ips_envs.smiles.grammar import END, N_ACTIONS, VOCAB, encode, tokenize
 
 SMILES = [
     "CC(=O)Oc1ccccc1C(=O)O",

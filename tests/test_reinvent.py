@@ -8,7 +8,7 @@ import torch as th
 
 from ips_agents.molecules.prior import SmilesPrior
 from ips_agents.molecules.reinvent import DiversityFilter, ReplayMemory, Reinvent, dap_loss, murcko_scaffold
-from ips_envs.oracles import Oracle
+from ips_envs.smiles.oracle import Oracle
 from tests.test_prior import TINY
 
 

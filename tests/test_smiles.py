@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 import ips_envs  # noqa: F401  (registers the ids)
-from ips_envs import smiles_grammar as G
-from ips_envs.oracles import CELECOXIB, MESTRANOL, OSIMERTINIB, TROGLITAZONE, Oracle, OracleBudgetExhausted
+import ips_envs.smiles.grammar as G
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted
 from ips_envs.smiles import INVALID_PREFIX, SMILESKernel, to_env_smiles
-from ips_envs.smiles_grammar import END, TOKEN_ID, VOCAB, decode, encode, first_illegal, tokenize
+from ips_envs.smiles.grammar import END, TOKEN_ID, VOCAB, decode, encode, first_illegal, tokenize
+from ips_envs.smiles.scoring import CELECOXIB, MESTRANOL, OSIMERTINIB, TROGLITAZONE
 
 DRUGS = [
     "CC(=O)Oc1ccccc1C(=O)O",  # aspirin

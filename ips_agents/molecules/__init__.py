@@ -13,7 +13,7 @@
 
     from ips_agents import IPSGRPO
     from ips_agents.molecules import SmilesPriorPolicy, metrics
-    from ips_envs.oracles import Oracle
+    from ips_envs.smiles import Oracle
 
     oracle = Oracle("drug_mpo", budget=10_000)
     model = IPSGRPO(SmilesPriorPolicy, "IPS/SMILES-v0", env_kwargs={"oracle": oracle}, kl_coef=0.01,

@@ -35,7 +35,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from ips_agents.policies import MaskedActorPolicy
 from ips_agents.molecules.prior import SmilesPrior
 from ips_envs.core.validation import check_int
-from ips_envs.smiles_grammar import N_ACTIONS, VOCAB
+from ips_envs.smiles.grammar import N_ACTIONS, VOCAB
 
 N_EXTRA_FEATURES = 66
 """Observation entries after the prefix block in ``IPS/SMILES-v0`` (``max_length + 66`` in total)."""

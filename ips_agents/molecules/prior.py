@@ -39,7 +39,7 @@ import torch as th
 from torch import nn
 
 from ips_envs.core.validation import check_int
-from ips_envs.smiles_grammar import END_TOKEN, N_ACTIONS, VOCAB, decode, encode
+from ips_envs.smiles.grammar import END_TOKEN, N_ACTIONS, VOCAB, decode, encode
 
 FORMAT = "ips-rl-smiles-prior"
 FORMAT_VERSION = 1
@@ -400,7 +400,7 @@ def load_moses_smiles(n: int | None = None, seed: int = 0) -> list[str]:
 
 def validity(smiles: Sequence[str]) -> float:
     """Fraction of strings RDKit parses and sanitises."""
-    from ips_envs.oracles import mol_from_smiles
+    from ips_envs.smiles.scoring import mol_from_smiles
 
     if not smiles:
         return 0.0
@@ -608,6 +608,6 @@ def train_prior(
 
 
 def _canon(s: str) -> str | None:
-    from ips_envs.oracles import canonical_smiles
+    from ips_envs.smiles.scoring import canonical_smiles
 
     return canonical_smiles(s)

@@ -36,7 +36,8 @@ import torch as th
 
 from ips_agents.molecules.prior import SmilesPrior
 from ips_envs.core.validation import check_int
-from ips_envs.oracles import Oracle, OracleBudgetExhausted, OracleCall, ScoreFn, canonical_smiles
+from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted, OracleCall
+from ips_envs.smiles.scoring import ScoreFn, canonical_smiles
 
 __all__ = ["DiversityFilter", "ReplayMemory", "Reinvent", "dap_loss", "murcko_scaffold"]
 
@@ -49,7 +50,7 @@ def murcko_scaffold(smiles: str, generic: bool = False) -> str | None:
     from rdkit import Chem
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    from ips_envs.oracles import mol_from_smiles
+    from ips_envs.smiles.scoring import mol_from_smiles
 
     mol = mol_from_smiles(smiles)
     if mol is None:

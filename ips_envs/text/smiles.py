@@ -15,9 +15,9 @@ from typing import Any
 
 import re
 
-from ips_envs import smiles_grammar as G
+import ips_envs.smiles.grammar as G
 from ips_envs.core.kernel import State
-from ips_envs.smiles import canonical_or_none, to_env_smiles
+from ips_envs.smiles.kernel import canonical_or_none, to_env_smiles
 from ips_envs.text.base import AnswerError, ParseResult, TextFace, after_label, failure, find_label
 
 _BRACKET_H = re.compile(r"\[([A-Z][a-z]?)H\d*\]")
