@@ -111,7 +111,7 @@ class HyperGridKernel(Kernel):
         self._key_table: np.ndarray | None = None
         self._value_tables: tuple[np.ndarray, np.ndarray] | None = None
         self.has_path_counts = True
-        self._most_paths = multinomial([self.height - 1] * self.ndim)  # the far corner has the most paths
+        self._largest_path_count = multinomial([self.height - 1] * self.ndim)  # the far corner has the most paths
 
     def _cells(self) -> np.ndarray:
         """Every cell, in row-major order of the grid."""
@@ -139,7 +139,7 @@ class HyperGridKernel(Kernel):
             return None
         if self._value_tables is None:
             cells = self._cells()
-            counts = multinomials(cells, self.height - 1, self.ndim * (self.height - 1), self._most_paths)
+            counts = multinomials(cells, self.height - 1, self.ndim * (self.height - 1), self._largest_path_count)
             self._value_tables = (self.cell_rewards(cells), counts)
         return self._value_tables
 
@@ -180,7 +180,7 @@ class HyperGridKernel(Kernel):
             return np.ones(len(x), dtype=np.int64)
         if (tables := self._tables()) is not None:
             return tables[1][self._flat(x)]
-        return multinomials(x, self.height - 1, self.ndim * (self.height - 1), self._most_paths)
+        return multinomials(x, self.height - 1, self.ndim * (self.height - 1), self._largest_path_count)
 
     def cell_rewards(self, x: np.ndarray) -> np.ndarray:
         """Reward of integer cells ``x`` under this kernel's reward arguments."""

@@ -102,7 +102,7 @@ class PathMultiplicityKernel(Kernel):
         size = 2 * self.length if observation == "history" else 2 * (self.length + 1)
         self.observation_space = spaces.Box(0.0, 1.0, (size,), np.float32)
         self.has_path_counts = True
-        self._paths = count_table([comb(self.length, k) for k in range(self.length + 1)])
+        self._path_count_table = count_table([comb(self.length, k) for k in range(self.length + 1)])
 
     def path_counts(self, state: State | None = None) -> Any:
         """Number of distinct action sequences that end in each terminal row's end: ``C(length, x)``.
@@ -112,7 +112,7 @@ class PathMultiplicityKernel(Kernel):
         """
         if state is None:
             return {"A": comb(self.length, self.a_right), "B": comb(self.length, self.b_right)}
-        return self._paths[state["x"].astype(np.int64)]
+        return self._path_count_table[state["x"].astype(np.int64)]
 
     def initial_state(self, tasks: Sequence[Mapping[str, Any]]) -> State:
         n = len(tasks)

@@ -155,7 +155,7 @@ class Voxel3DKernel(Kernel):
         self._task_dicts: tuple[dict[str, Any], ...] | None = None
         self.has_path_counts = True
         self._blocks = blocks
-        self._most_paths = multinomial([self.height] * blocks)  # every reachable column filled to the top
+        self._largest_path_count = multinomial([self.height] * blocks)  # every reachable column filled to the top
 
     # ------------------------------------------------------------------ tasks
     def _task_dict(self, view: np.ndarray) -> dict[str, Any]:
@@ -313,7 +313,7 @@ class Voxel3DKernel(Kernel):
         h = state["heights"]
         if self.canonical_order:
             return np.ones(len(h), dtype=np.int64)
-        return multinomials(h, self.height, self._blocks * self.height, self._most_paths)
+        return multinomials(h, self.height, self._blocks * self.height, self._largest_path_count)
 
     def token_layout(self) -> TokenLayout:
         """One entity per column: its height one-hot, its top-view bit and (canonical order) its last-column bit;
