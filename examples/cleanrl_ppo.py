@@ -101,6 +101,9 @@ def main() -> None:
     print(f"{updates} updates, {episodes} episodes, mean return {np.mean(returns) if returns else 0:.3f}, "
           f"illegal actions: {illegal}, {time.time() - start:.1f} s")
     assert illegal == 0
+    if args.quick:
+        print(f"--quick ran {updates} updates: too short to learn (the return above is a random policy's); "
+              f"without --quick: {args.updates} updates")
 
 
 if __name__ == "__main__":  # needed with spawned workers

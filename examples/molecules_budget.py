@@ -38,3 +38,6 @@ best = sorted(oracle.history, key=lambda row: row.reward, reverse=True)[:3]
 print("best molecules:", [(row.smiles, round(row.reward, 3)) for row in best])
 print({k: v for k, v in metrics.summary(oracle.history, thresholds=(0.5,), budget=budget).items()
        if k in ("oracle_calls", "yield@0.5", "avg_top10", "internal_diversity")})
+if args.quick:
+    print(f"--quick spent {budget} oracle calls: too short to learn, these are the prior's molecules "
+          f"(without --quick: {args.budget:,} calls)")

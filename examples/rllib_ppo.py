@@ -1,9 +1,10 @@
 """RLlib (new API stack): PPO with an action-masking RLModule on an IPS env, sampled by a remote env runner.
 
 ActionMaskObservation(preset="rllib") gives {"observations": ..., "action_mask": float32}, the layout of
-RLlib's ActionMaskingTorchRLModule. The env creator builds "ips_envs:IPS/..." so the remote runner imports
-ips_envs by itself (a plain "IPS/..." id there fails with "Namespace IPS not found": Gymnasium 1.x loads no
-plugins; alternatively start Ray with runtime_env={"worker_process_setup_hook": "ips_envs.register_all"}).
+RLlib's ActionMaskingTorchRLModule. Plain "IPS/..." ids work in the remote runner too: ips-rl's start-up hook
+(ips_rl_gymnasium.pth, installed by the wheel, by `make rllib-venv` and by `python -m ips_envs_plugin install`)
+registers them in every process that imports Gymnasium, Ray workers included. The "ips_envs:IPS/..." form used
+below also works where the hook is not installed: Gymnasium imports ips_envs before making the env.
 
 RLlib 2.60 pins gymnasium 1.2.2, so it lives in its own venv: `make rllib-venv`, then
     .venv-rllib/bin/python examples/rllib_ppo.py --quick
@@ -72,6 +73,9 @@ def main() -> None:
     ray.shutdown()
     print(f"illegal actions: {int(illegal)}")
     assert illegal == 0 and episodes > 0
+    if args.quick:
+        print(f"--quick ran {iterations} iterations: too short to learn; the run shows a remote env runner "
+              f"sampling only legal actions (without --quick: {args.iterations} iterations)")
 
 
 if __name__ == "__main__":

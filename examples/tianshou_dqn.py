@@ -73,6 +73,9 @@ def main() -> None:
         print(f"{venv_class.__name__}: {result['transitions']} transitions, {result['episodes']} episodes, "
               f"illegal actions: {result['illegal']}")
         assert result["illegal"] == 0 and result["episodes"] > 0
+    if args.quick:
+        print(f"--quick trained {steps} steps: too short to learn; the run shows masked DQN never taking an illegal "
+              f"action (without --quick: {args.steps:,} steps; PPO / A2C: examples/tianshou_ppo.py)")
 
 
 if __name__ == "__main__":

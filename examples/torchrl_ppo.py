@@ -1,7 +1,9 @@
-"""TorchRL: masked PPO on an IPS env through GymWrapper + ActionMask, and the vector env in DISABLED mode.
+"""TorchRL: masked PPO on an IPS env, and the batched vector env in DISABLED and SAME_STEP modes.
 
-ActionMaskObservation(preset="torchrl") puts the mask into the observation as "action_mask" (bool), the key
-TorchRL's ActionMask transform and MaskedOneHotCategorical read.
+ips_agents.integrations.torchrl.make_torchrl_env builds the TorchRL env with an "action_mask" entry (bool) and
+TorchRL's ActionMask transform, the key MaskedOneHotCategorical reads: for a single env or a vector env in
+DISABLED mode through ActionMaskObservation(preset="torchrl"), for a vector env in SAME_STEP mode from
+info["action_mask"], leaving out the string info["outcome"] that TorchRL cannot stack into a tensor.
 
     pip install "ips-rl[interop]"       # torchrl, tianshou
     python examples/torchrl_ppo.py --quick
@@ -16,22 +18,22 @@ import torch
 try:
     from tensordict.nn import TensorDictModule
     from torchrl.collectors import Collector
-    from torchrl.envs import ActionMask, GymWrapper, TransformedEnv
+    from torchrl.envs import TransformedEnv
     from torchrl.envs.utils import check_env_specs
     from torchrl.modules import MLP, MaskedOneHotCategorical, ProbabilisticActor, ValueOperator
     from torchrl.objectives import ClipPPOLoss
     from torchrl.objectives.value import GAE
+
+    from ips_agents.integrations.torchrl import make_torchrl_env
 except ImportError:
     print("torchrl is not installed (pip install 'ips-rl[interop]'): skipped")
     sys.exit(0)
-
-from ips_envs.wrappers import ActionMaskObservation
 
 ENV_ID = "ips_envs:IPS/CausalDAG-v0"  # the "module:id" form imports ips_envs wherever the env is made
 
 
 def make_env() -> TransformedEnv:
-    return TransformedEnv(GymWrapper(ActionMaskObservation(gym.make(ENV_ID), preset="torchrl")), ActionMask())
+    return make_torchrl_env(gym.make(ENV_ID))
 
 
 def main() -> None:
@@ -71,14 +73,19 @@ def main() -> None:
         print(f"batch {i}: reward {float(td['next', 'reward'].sum()):.1f}, loss {float(loss.detach()):.3f}")
     collector.shutdown()
 
-    # The batched vector env with autoreset_mode DISABLED (TorchRL resets finished copies itself).
-    venv = TransformedEnv(GymWrapper(ActionMaskObservation(
-        gym.make_vec(ENV_ID, num_envs=4, autoreset_mode="Disabled"), preset="torchrl")), ActionMask())
-    check_env_specs(venv, seed=0)
-    td = venv.rollout(40, actor, break_when_any_done=False)
-    illegal += int((td["action"].bool() & ~td["action_mask"]).any(-1).sum())
-    print(f"vector rollout {tuple(td.shape)}; illegal actions: {illegal}")
+    # The batched vector env: DISABLED (TorchRL resets finished copies itself) and SAME_STEP (Gymnasium resets
+    # them in the step and TorchRL swaps the final observation in).
+    for mode in ("Disabled", "SameStep"):
+        venv = make_torchrl_env(gym.make_vec(ENV_ID, num_envs=4, autoreset_mode=mode))
+        check_env_specs(venv, seed=0)
+        td = venv.rollout(40, actor, break_when_any_done=False)
+        illegal += int((td["action"].bool() & ~td["action_mask"]).any(-1).sum())
+        print(f"vector rollout ({mode}) {tuple(td.shape)}, {int(td['next', 'done'].sum())} episode ends; "
+              f"illegal actions: {illegal}")
     assert illegal == 0
+    if args.quick:
+        print(f"--quick trained {batches} batches: too short to learn; the run shows masked sampling "
+              f"(without --quick: {args.batches} batches)")
 
 
 if __name__ == "__main__":
