@@ -1,7 +1,7 @@
-"""``IPS/BooleanExpr-v0``: write a Boolean expression, token by token, that fits a partial truth table.
+"""The BooleanExpr domain: write a Boolean expression, token by token, that fits a partial truth table.
 
-The env's specification is the docstring of :mod:`ips_envs.boolean_expr.env` (also :class:`BooleanExprEnv`'s).
-The package keeps the domain's parts apart:
+The specification of ``IPS/BooleanExpr-v0`` is the docstring of :mod:`ips_envs.boolean_expr.env` (also
+:class:`BooleanExprEnv`'s). The package keeps the domain's parts apart:
 
 * :mod:`~ips_envs.boolean_expr.expression`: operators, expression trees, prefix parsing and the canonical
   outcome key;

@@ -1,7 +1,7 @@
-"""``IPS/CausalDAG-v0``: build a DAG, edge by edge, that explains a set of perturbation observations.
+"""The CausalDAG domain: build a DAG, edge by edge, that explains a set of perturbation observations.
 
-The env's specification is the docstring of :mod:`ips_envs.causal_dag.env` (also :class:`CausalDAGEnv`'s).
-The package keeps the domain's parts apart:
+The specification of ``IPS/CausalDAG-v0`` is the docstring of :mod:`ips_envs.causal_dag.env` (also
+:class:`CausalDAGEnv`'s). The package keeps the domain's parts apart:
 
 * :mod:`~ips_envs.causal_dag.space`: every labelled DAG and every realisable task, enumerated as cached
   arrays, and the conversions between graphs and outcome keys;

@@ -1,7 +1,7 @@
-"""``IPS/SMILES-v0`` and the molecule tools around it: grammar, kernel, scoring functions and the budgeted oracle.
+"""Molecules: the SMILES-writing env and the tools around it (grammar, kernel, scoring functions, budgeted oracle).
 
-The env's specification is the docstring of :mod:`ips_envs.smiles.env` (also :class:`SMILESEnv`'s).
-The package keeps the domain's parts apart:
+The specification of ``IPS/SMILES-v0`` is the docstring of :mod:`ips_envs.smiles.env` (also
+:class:`SMILESEnv`'s). The package keeps the domain's parts apart:
 
 * :mod:`~ips_envs.smiles.grammar`: the MOSES token vocabulary, ``tokenize`` / ``encode`` / ``decode`` and the
   batched grammar (state, masks that keep every prefix completable, transitions);
