@@ -375,7 +375,9 @@ class BooleanExprKernel(Kernel):
         return int(self.truth_tables(state)[0]) if int(state["top"][0]) == 0 else None
 
     def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:
+        """Row 0 as text (:func:`ips_envs.boolean_expr.render.render_ansi`)."""
         return render.render_ansi(state, self.variables, self.operators, self.max_depth, self._finished_table(state))
 
     def render_rgb(self, state: State, task: Mapping[str, Any]) -> np.ndarray:
+        """Row 0 as an RGB picture (:func:`ips_envs.boolean_expr.render.render_rgb`)."""
         return render.render_rgb(state, self.n_vars, self.operators, self.max_depth, self._finished_table(state))

@@ -64,8 +64,8 @@ invalid). At most ``max_edges + 1`` steps.
 (3, in ``1..n_nodes``, for sampled tasks), ``canonical_order`` (False), ``reward`` ("binary"), plus the
 common ``render_mode``, ``task``, ``strict``.
 
-Enumeration helpers (:mod:`ips_envs.causal_dag.space`): :func:`all_dags` (every DAG with its descendant matrices, cached per
-``(n, max_edges)``: 25 / 543 / 29,281 / 3,781,503 DAGs on 3 / 4 / 5 / 6 nodes),
+Enumeration helpers: :func:`~ips_envs.causal_dag.space.all_dags` (every DAG with its descendant matrices,
+cached per ``(n, max_edges)``: 25 / 543 / 29,281 / 3,781,503 DAGs on 3 / 4 / 5 / 6 nodes),
 :meth:`CausalDAGKernel.all_tasks` (every realisable task, for dataset export and train/test splits) and
 :meth:`CausalDAGKernel.outcome_rewards` (the admissible set, by array filtering over the cached space).
 

@@ -348,7 +348,9 @@ class CausalDAGKernel(Kernel):
 
     # ---------------------------------------------------------------- renders
     def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:
+        """Row 0 as text (:func:`ips_envs.causal_dag.render.render_ansi`)."""
         return render.render_ansi(state, task, self.max_edges, bool(self.valid(state)[0]))
 
     def render_rgb(self, state: State, task: Mapping[str, Any]) -> np.ndarray:
+        """Row 0 as an RGB picture (:func:`ips_envs.causal_dag.render.render_rgb`)."""
         return render.render_rgb(state)

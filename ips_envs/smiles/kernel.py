@@ -165,7 +165,9 @@ class SMILESKernel(Kernel):
 
     # ------------------------------------------------------------------ renders
     def render_ansi(self, state: State, task: Mapping[str, Any]) -> str:
+        """Row 0 as text (:func:`ips_envs.smiles.render.render_ansi`)."""
         return render.render_ansi(state, self.oracle.name, self.length_cap)
 
     def render_rgb(self, state: State, task: Mapping[str, Any]) -> np.ndarray:
+        """Row 0 as an RGB picture (:func:`ips_envs.smiles.render.render_rgb`)."""
         return render.render_rgb(state, self.length_cap)
