@@ -1,23 +1,29 @@
 # Two entry points for a fresh clone: `make demo` and `make test`.
-# Each creates .venv, installs the pinned CPU torch first (so pip never pulls a CUDA build),
-# then this package with its test extras.
+# Each creates .venv, installs the pinned CPU torch first (so pip never pulls a CUDA build), then this
+# package: `make demo` with its core dependencies only, `make test` also with the test, interop, llm and ray
+# extras. `make docs` adds the docs extra and builds the site (docs/, mkdocs.yml).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install clean torchgfn-venv rllib-venv
+.PHONY: demo test install clean torchgfn-venv rllib-venv docs docs-browser
 
-$(VENV)/.installed: pyproject.toml
+# ips-rl and its core dependencies: what `ips-rl demo` needs
+$(VENV)/.core-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e .
+	$(PY) -m ips_envs_plugin install  # the editable install writes it too (setup.py); older setuptools did not
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.core-installed
 	$(PY) -m pip install -q -e ".[test,interop,llm,ray]"
-	$(PY) -m ips_envs_plugin install  # editable installs get no .pth from the wheel: plain IPS/ ids everywhere
 	touch $@
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.core-installed
 	$(VENV)/bin/ips-rl demo --out demo_out
 
 test: $(VENV)/.installed .venv-rllib/.installed
@@ -44,5 +50,22 @@ rllib-venv: .venv-rllib/.installed
 	.venv-rllib/bin/python -m ips_envs_plugin install
 	touch $@
 
+# The documentation site: site/ built with warnings as errors, then tests/test_docs_site.py against it (API
+# reference coverage, env gallery, and the main pages in headless Chromium; screenshots in docs_artifacts/)
+$(VENV)/.docs-installed: $(VENV)/.core-installed
+	$(PY) -m pip install -q -e ".[docs,test]"
+	touch $@
+
+# Debian's chromium + chromium-driver for the browser test (installed when run as root, as in CI)
+docs-browser:
+	@if [ ! -x /usr/bin/chromedriver ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+	@[ -x /usr/bin/chromedriver ] || echo "no /usr/bin/chromedriver (apt-get install chromium chromium-driver as root): the browser test skips"
+
+docs: $(VENV)/.docs-installed docs-browser
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+	IPS_DOCS_SITE=site $(PY) -m pytest -q -p no:cacheprovider tests/test_docs_site.py
+
 clean:
-	rm -rf $(VENV) .venv-torchgfn .venv-rllib demo_out
+	rm -rf $(VENV) .venv-torchgfn .venv-rllib demo_out site docs_artifacts

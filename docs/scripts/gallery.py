@@ -27,10 +27,12 @@ import numpy as np
 import ips_envs  # noqa: F401  (registers the IPS/ ids)
 from ips_envs.registration import ENVS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from griffe_rest import rest_to_markdown  # noqa: E402  (the API reference's reST -> Markdown, beside this file)
+
 SEEDS = (0, 1, 2)
 ENV_KWARGS: dict[str, dict] = {}
 """Per-id ``gym.make`` arguments for the gallery (the defaults where absent)."""
-_ROLE = re.compile(r":(?:data|class|func|meth|attr|mod|obj):`~?([^`]+)`")
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,30 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+ATTEMPTS = 200
+"""Random episodes tried per seed to find a rewarded object to show."""
+
+
 def episode_frames(env_id: str, seed: int) -> Iterator[Frame]:
-    """The start frame and the final frame of one episode of a seeded random legal policy."""
+    """The start frame of the seed's task and the final frame of the first rewarded episode of a seeded random
+    legal policy on that task (of the last of :data:`ATTEMPTS` episodes if none is rewarded)."""
     env = gym.make(env_id, render_mode="rgb_array", **ENV_KWARGS.get(env_id, {}))
     try:
         _, info = env.reset(seed=seed)
+        task = env.unwrapped.task
         yield Frame(f"{slug(env_id)}-seed{seed}-start.png", f"seed {seed}: start", png_bytes(env.render()))
         rng = np.random.default_rng(seed)
-        terminated = truncated = False
-        reward = 0.0
-        while not (terminated or truncated):
-            action = int(rng.choice(np.flatnonzero(info["action_mask"])))
-            _, reward, terminated, truncated, info = env.step(action)
-        caption = f"seed {seed}: built `{info['outcome']}`, reward {float(reward):.3g}, valid {bool(info['valid'])}"
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                _, info = env.reset(options={"task": task})
+            reward, done = 0.0, False
+            while not done:
+                action = int(rng.choice(np.flatnonzero(info["action_mask"])))
+                _, reward, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+            if reward > 0:
+                break
+        caption = f"seed {seed}: built `{info['outcome']}`, reward {float(reward):.3g}"
         yield Frame(f"{slug(env_id)}-seed{seed}-end.png", caption, png_bytes(env.render()))
     finally:
         env.close()
@@ -81,14 +94,14 @@ def specification(env_id: str) -> str:
     doc = inspect.getdoc(module) or ""
     if env_id not in doc.split("\n", 1)[0]:
         doc = inspect.getdoc(getattr(module, f"{name}Env")) or doc
-    return _ROLE.sub(r"`\1`", doc)
+    return rest_to_markdown(doc)
 
 
 def env_page(env_id: str, frames: list[Frame]) -> str:
     """The Markdown of an env's page: title, summary, gallery, then the specification's sections."""
     spec = specification(env_id)
     first, _, rest = spec.partition("\n")
-    summary = first.split(":", 1)[-1].strip() if env_id in first else first
+    summary = _summary(first, env_id)
     module_name, name = ENVS[env_id]
     lines = [f"# {env_id}", "", summary, "",
              f"`gym.make(\"{env_id}\")` builds `{module_name}.{name}Env`; `gym.make_vec(\"{env_id}\", num_envs=N)`"
@@ -96,13 +109,19 @@ def env_page(env_id: str, frames: list[Frame]) -> str:
              f"[`{module_name}`](../reference/{module_name.replace('.', '/')}{_reference_suffix(module_name)}).",
              "", "## Gallery", "",
              "Rendered with `render_mode=\"rgb_array\"` while the site was built: for each seed, the start "
-             "state (with its task) and the object a random legal policy built.", "",
+             "state (with its task) and the first rewarded object a random legal policy built on that task.", "",
              '<div class="grid" markdown>', ""]
     for frame in frames:
         lines += [f"<figure markdown>", f"![{env_id} {frame.caption}](img/{frame.name}){{ width=\"240\" }}",
                   f"<figcaption>{_html_text(frame.caption)}</figcaption>", "</figure>", ""]
     lines += ["</div>", "", rest.strip().replace("\n## ", "\n## ").strip(), ""]
     return "\n".join(lines)
+
+
+def _summary(first_line: str, env_id: str) -> str:
+    """The spec's first line without its ``IPS/Name-v0:`` prefix, capitalised."""
+    summary = first_line.split(":", 1)[-1].strip() if env_id in first_line else first_line.strip()
+    return summary[:1].upper() + summary[1:]
 
 
 def _html_text(text: str) -> str:
@@ -122,8 +141,7 @@ def index_rows() -> list[str]:
     """Table rows for the overview page: id, page link, one-line summary."""
     rows = []
     for env_id in ENVS:
-        first = specification(env_id).split("\n", 1)[0]
-        summary = first.split(":", 1)[-1].strip() if env_id in first else first
+        summary = _summary(specification(env_id).split("\n", 1)[0], env_id)
         rows.append(f"| [`{env_id}`]({slug(env_id)}.md) | {summary} |")
     return rows
 
