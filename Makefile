@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install clean torchgfn-venv rllib-venv docs docs-browser
+.PHONY: demo test install clean torchgfn-venv rllib-venv verl-venv docs docs-browser
 
 # ips-rl and its core dependencies: what `ips-rl demo` needs
 $(VENV)/.core-installed: pyproject.toml
@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 demo: $(VENV)/.core-installed
 	$(VENV)/bin/ips-rl demo --out demo_out
 
-test: $(VENV)/.installed .venv-rllib/.installed
+test: $(VENV)/.installed .venv-rllib/.installed .venv-verl/.installed
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Optional: a separate interpreter with torchgfn 2.4.1 (it needs numpy<2) for benchmarks/torchgfn_compare.py
@@ -50,6 +50,19 @@ rllib-venv: .venv-rllib/.installed
 	.venv-rllib/bin/python -m ips_envs_plugin install
 	touch $@
 
+# A separate interpreter for verl 0.6.1 (it pins numpy<2; transformers<5 and pyarrow<21 for verl's imports and
+# numpy 1.x); tests/test_verl_ips.py drives verl's reward managers and compute_advantage with it (~3 min to build)
+verl-venv: .venv-verl/.installed
+
+.venv-verl/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-verl
+	.venv-verl/bin/python -m pip install -q --upgrade pip
+	.venv-verl/bin/python -m pip install -q torch==2.13.0
+	.venv-verl/bin/python -m pip install -q "verl==0.6.1" "transformers>=4.51,<5" "datasets>=3.6,<4.1" \
+		"pyarrow>=19,<21" -e .
+	.venv-verl/bin/python -m ips_envs_plugin install
+	touch $@
+
 # The documentation site: site/ built with warnings as errors, then tests/test_docs_site.py against it (API
 # reference coverage, env gallery, and the main pages in headless Chromium; screenshots in docs_artifacts/)
 $(VENV)/.docs-installed: $(VENV)/.core-installed
@@ -68,4 +81,4 @@ docs: $(VENV)/.docs-installed docs-browser
 	IPS_DOCS_SITE=site $(PY) -m pytest -q -p no:cacheprovider tests/test_docs_site.py
 
 clean:
-	rm -rf $(VENV) .venv-torchgfn .venv-rllib demo_out site docs_artifacts
+	rm -rf $(VENV) .venv-torchgfn .venv-rllib .venv-verl demo_out site docs_artifacts

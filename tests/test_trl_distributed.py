@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,40 +11,20 @@ import pytest
 pytest.importorskip("trl")
 
 from ips_agents.trl import IPSReward  # noqa: E402
+from tests.isolated_process import run_isolated  # noqa: E402
 from tests.test_trl_reward import TASK_JSON  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("trl_two_process.py")
 
 
-def _default_signals() -> None:
-    """In the child: the default SIGINT/SIGTERM dispositions (a test runner may have set them to ignore)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def torchrun(mode: str, out: Path, timeout: float = 240.0) -> list[dict]:
-    """Run ``tests/trl_two_process.py MODE OUT`` on two processes; return each rank's JSON report.
-
-    The launcher and its workers run in their own session, killed as a whole afterwards whatever happens.
-    """
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-               TOKENIZERS_PARALLELISM="false")
+    """Run ``tests/trl_two_process.py MODE OUT`` on two processes (their own session, killed afterwards);
+    return each rank's JSON report."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT), mode,
            str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, preexec_fn=_default_signals)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"torchrun {mode} did not finish in {timeout} s")
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # the launcher's session: both workers with it
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    assert proc.returncode == 0, output[-4000:]
+    code, output = run_isolated(cmd, timeout)
+    assert code is not None, f"torchrun {mode} did not finish in {timeout} s"
+    assert code == 0, output[-4000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 
