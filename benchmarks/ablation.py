@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from benchmarks.pertask import per_task_units, pick_tasks, summarise
 from benchmarks import report
 from benchmarks.report import table
-from ips_agents.ips_grpo import IPSGRPO
-from ips_agents.units import ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import IPSGRPO
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import run_grouped
 
 ENV = "IPS/CausalDAG-v0"
 NET = {"net_arch": [256, 256]}

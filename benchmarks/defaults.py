@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks import report
 from benchmarks.report import table
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, outcome_report
-from ips_agents.ips_grpo import IPSGRPO
+from ips_agents.algorithms.ips_grpo import IPSGRPO
 
 # family -> (env id, env kwargs, admissible-set sizes to pick tasks from, in order)
 FAMILIES = {

@@ -17,8 +17,9 @@ import numpy as np
 from benchmarks import report
 from benchmarks.pertask import tracked
 from benchmarks.report import table
-from ips_agents.ips_grpo import IPSGRPO
-from ips_agents.units import Unit, ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import IPSGRPO
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import Unit, run_grouped
 
 SPACES = {
     "HyperGrid 2D H=8": ("IPS/HyperGrid-v0", {"ndim": 2, "height": 8, "canonical_order": True}),

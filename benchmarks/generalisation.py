@@ -9,7 +9,7 @@ generalisation gap, and a learning curve (test E[RR@5|H|] against trajectories o
 goes to ``figures/generalisation_<domain>.png``. Wall time: training and evaluation seconds per run.
 
 ``--policies auto`` (the default) uses what ``IPSGRPO("auto", env)`` picks: the entity policy
-(:class:`~ips_agents.token_policy.TokenPolicy`) on causal and voxel tasks, the MLP on Boolean ones;
+(:class:`~ips_agents.policies.token.TokenPolicy`) on causal and voxel tasks, the MLP on Boolean ones;
 ``MlpPolicy`` adds the flat-MLP baseline. Every method uses the same policy architecture, and IPS-GRPO the
 library's default estimator for the env (the table says which).
 
@@ -17,7 +17,7 @@ library's default estimator for the env (the table says which).
         [--methods IPS-GRPO FlowRL GRPO IPS-GRPO+KL] [--policies auto MlpPolicy] [--mlp-baseline] [--trajectories N]
         [--store DIR] [--ray]
 
-Every (domain, policy, method, seed) is one unit of work (``ips_agents.units``: in order here, or one Ray Tune
+Every (domain, policy, method, seed) is one unit of work (``ips_agents.runs.units``: in order here, or one Ray Tune
 trial each with ``--ray``); ``--store DIR`` keeps each finished run as a JSON file there and reuses it when the
 same run (same arguments) is asked for again, so an interrupted sweep resumes where it stopped (use a fresh
 folder after changing the code).
@@ -43,10 +43,12 @@ from benchmarks.pertask import task_metrics
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery
-from ips_agents.ips_grpo import DECAYING_LEARNING_RATE_START, GRPO, IPSGRPO
-from ips_agents.tb import TrajectoryBalance
-from ips_agents.tracking import train_trajectories
-from ips_agents.units import Unit, ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.algorithms.settings import DECAYING_LEARNING_RATE_START
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
+from ips_agents.runs.tracking import train_trajectories
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import Unit, run_grouped
 from ips_envs.core.kernel import PRUNED_OUTCOME
 from ips_envs.datasets import DOMAINS, family_tasks, split_tasks
 

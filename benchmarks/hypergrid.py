@@ -21,9 +21,10 @@ from benchmarks import report
 from benchmarks.pertask import tracked
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.tracking import TrackedRun
-from ips_agents.units import RayOptions, Unit, ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.runs.tracking import TrackedRun
+from ips_agents.integrations.ray_tune import RayOptions, ray_options
+from ips_agents.runs.units import Unit, run_grouped
 
 NET = {"net_arch": [256, 256]}
 
@@ -39,7 +40,7 @@ def methods() -> dict[str, tuple[type, dict]]:
         "GRPO": (GRPO, dict(common)),
     }
     try:
-        from ips_agents.tb import TrajectoryBalance
+        from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
 
         found["TB"] = (TrajectoryBalance, dict(n_groups=8, group_size=16, learning_rate=1e-3, policy_kwargs=NET))
     except ImportError:

@@ -22,9 +22,10 @@ from benchmarks import report
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import mean_recovery_curve
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.tb import TrajectoryBalance
-from ips_agents.units import ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import run_grouped
 from ips_envs.datasets import DOMAINS
 
 NET = {"net_arch": [256, 256]}
@@ -53,6 +54,8 @@ COMMON = dict(group_size=64, n_groups=2, ips_eps=0.01, learning_rate=LinearSched
 # without a KL anchor to the initial policy the root NOT action dies out early and NOT(NOT(y))-type
 # admissible outcomes are lost for good (RR@5|H| 0.93 and TV 0.09 at 40k trajectories instead of 1.00 and 0.04).
 DOMAIN_KWARGS: dict[str, dict] = {"causal": {}, "voxel": {}, "boolean": {"kl_coef": 0.05}}
+IPS_ONLY = ("ips_eps", "kl_coef")
+"""Settings only IPS-GRPO / GRPO have (trajectory balance has no probability floor and no KL anchor)."""
 
 
 def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int, methods: Sequence[str]
@@ -66,8 +69,11 @@ def per_task(domains: Sequence[str], n_tasks: int, seeds: int, trajectories: int
             algo, extra, env_kwargs = METHODS[label]
             if env_kwargs and domain not in CANONICAL_DOMAINS:
                 continue
+            kwargs = {**COMMON, **DOMAIN_KWARGS[domain], **extra}
+            if not issubclass(algo, IPSGRPO):  # the IPS floor and the KL anchor are IPS-GRPO / GRPO settings
+                kwargs = {k: v for k, v in kwargs.items() if k not in IPS_ONLY}
             plan[domain, label] = per_task_units(f"per-task/{domain}/{label}", algo, env_id, tasks, seeds, trajectories,
-                                                 env_kwargs=env_kwargs, **{**COMMON, **DOMAIN_KWARGS[domain], **extra})
+                                                 env_kwargs=env_kwargs, **kwargs)
     return plan, tasks_of
 
 

@@ -27,8 +27,9 @@ from benchmarks import report
 from benchmarks.pertask import per_task_units, pick_tasks, summarise
 from benchmarks.report import table
 from ips_agents.evaluation import exact_outcome_distribution
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.units import ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import run_grouped
 
 NET = {"net_arch": [256, 256]}
 SPACES = {

@@ -156,8 +156,8 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
     (``ips_eps``, ``advantage_norm``) go to IPSGRPO."""
     from stable_baselines3.common.logger import Logger
 
-    from ips_agents import ips
-    from ips_agents.ips_grpo import IPSGRPO
+    from ips_agents import estimators
+    from ips_agents.algorithms.ips_grpo import IPSGRPO
     from ips_agents.molecules import SmilesPriorPolicy
 
     model = IPSGRPO(SmilesPriorPolicy, "IPS/SMILES-v0", group_size=GROUP_SIZE, n_groups=N_GROUPS,
@@ -175,7 +175,7 @@ def run_grpo(oracle: Oracle, seed: int, ips_alpha: float, max_batches: int, kl_c
         if model.budget_exhausted:  # as IPSGRPO.learn: no update on a batch that met the spent budget
             stop = "budget"
             break
-        freq = ips.group_frequencies(batch.outcomes.astype(str), batch.groups)
+        freq = estimators.group_frequencies(batch.outcomes.astype(str), batch.groups)
         repeated.append(float(np.mean(freq > 1.0 / GROUP_SIZE + 1e-12)))
         above_floor.append(float(np.mean(batch.traj_log_probs > np.log(model.ips_eps))))
         log_p.append(float(np.median(batch.traj_log_probs)))

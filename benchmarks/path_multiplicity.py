@@ -20,8 +20,9 @@ from benchmarks import report
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
 from ips_agents.evaluation import exact_outcome_distribution
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.units import Unit, ray_options, run_grouped
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import Unit, run_grouped
 
 ENV = "IPS/PathMultiplicity-v0"
 

@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, outcome_report, recovery_at
-from ips_agents.tracking import TrackedRun, train_tracked
-from ips_agents.units import RayOptions, Unit, run_units
+from ips_agents.runs.tracking import TrackedRun, train_tracked
+from ips_agents.integrations.ray_tune import RayOptions
+from ips_agents.runs.units import Unit, run_units
 
 
 def pick_tasks(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None, seed: int = 0,
@@ -62,7 +63,7 @@ def train_and_evaluate(label: str, algo: type, env_id: str, task: Mapping[str, A
 def tracked(label: str, algo: type, env_id: str, trajectories: int, evals: int = 10,
             env_kwargs: Mapping[str, Any] | None = None, task: Mapping[str, Any] | None = None, seed: int = 0,
             algo_kwargs: Mapping[str, Any] | None = None) -> TrackedRun:
-    """One run (a unit of work): :func:`~ips_agents.tracking.train_tracked` without its model (so the result
+    """One run (a unit of work): :func:`~ips_agents.runs.tracking.train_tracked` without its model (so the result
     is small to pickle and send back from a Ray worker)."""
     run = train_tracked(label, algo, env_id, trajectories, evals=evals, env_kwargs=env_kwargs, task=task, seed=seed,
                         **dict(algo_kwargs or {}))

@@ -168,7 +168,7 @@ def append_section(title: str, body: str, results: Path | None = None, seeds: st
 
 def parser(doc: str, tasks: bool = False, ray: bool = False) -> argparse.ArgumentParser:
     """The arguments every benchmark script shares: --quick, --seeds, --trajectories, --no-write (--tasks), and
-    with ``ray`` the Ray Tune options of :func:`ips_agents.units.add_ray_arguments` (``--ray``, ``--ray-address``,
+    with ``ray`` the Ray Tune options of :func:`ips_agents.runs.units.add_ray_arguments` (``--ray``, ``--ray-address``,
     ...) for scripts whose runs are units of work."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a few minutes at most (used by the smoke test)")
@@ -178,7 +178,7 @@ def parser(doc: str, tasks: bool = False, ray: bool = False) -> argparse.Argumen
         p.add_argument("--tasks", type=int, default=None, help="tasks per configuration")
     p.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     if ray:
-        from ips_agents.units import add_ray_arguments
+        from ips_agents.integrations.ray_tune import add_ray_arguments
 
         add_ray_arguments(p)
     return p

@@ -34,9 +34,10 @@ from benchmarks.hypospace import COMMON, DOMAIN_KWARGS, METHODS
 from benchmarks.pertask import pick_tasks
 from benchmarks.report import table
 from ips_agents.evaluation import exact_outcome_distribution, expected_recovery, recovery_at
-from ips_agents.ips_grpo import IPSGRPO
-from ips_agents.tracking import train_trajectories
-from ips_agents.units import Unit, ray_options, run_units
+from ips_agents.algorithms.ips_grpo import IPSGRPO
+from ips_agents.runs.tracking import train_trajectories
+from ips_agents.integrations.ray_tune import ray_options
+from ips_agents.runs.units import Unit, run_units
 
 ENV_ID = "IPS/CausalDAG-v0"
 

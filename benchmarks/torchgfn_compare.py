@@ -44,9 +44,9 @@ import ips_envs  # noqa: F401  (registers the ids)
 from benchmarks import report
 from benchmarks.report import figures_dir, table
 from ips_agents import plots
-from ips_agents.ips_grpo import IPSGRPO
-from ips_agents.tb import TrajectoryBalance
-from ips_agents.tracking import train_tracked
+from ips_agents.algorithms.ips_grpo import IPSGRPO
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
+from ips_agents.runs.tracking import train_tracked
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDE = Path(__file__).resolve().parent / "torchgfn_side.py"

@@ -30,8 +30,8 @@ from stable_baselines3.common.logger import Logger
 
 from benchmarks import report
 from benchmarks.report import load_line, table
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.tb import TrajectoryBalance
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
 
 NET = [256, 256]
 G, B = 16, 8

@@ -1,4 +1,4 @@
-"""IPS-GRPO on your own env: the contract of ips_agents/group_env.py, on a ten-line example.
+"""IPS-GRPO on your own env: the contract of ips_agents/sampling/group_env.py, on a ten-line example.
 
 An env works with IPS-GRPO if it has
 * ``Discrete`` actions and a bool legal-action mask from ``action_masks()`` or ``info["action_mask"]``;

@@ -15,10 +15,10 @@ from stable_baselines3.common.logger import configure
 
 import ips_envs
 from ips_agents import GRPO, IPSGRPO
-from ips_agents.checkpoint import ModelClassMismatch
+from ips_agents.algorithms.model_files import ModelClassMismatch
 from ips_agents.cli import main
 from ips_agents.evaluation import exact_outcome_distribution, sample_outcomes
-from ips_agents.tb import TrajectoryBalance
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
 from ips_envs.core.validation import check_bool, check_float, check_int
 from ips_envs.smiles.oracle import Oracle, OracleBudgetExhausted
 from ips_envs.smiles.scoring import MAX_HEAVY_ATOMS, ORACLES, canonical_smiles, mol_from_smiles
@@ -105,7 +105,7 @@ def test_validity_comes_from_the_env_flag_for_smiles(tmp_path, capsys):
     run = tmp_path / "run"
     printed = train_and_eval(run, "IPS/SMILES-v0", '{"max_length": 8, "aromatic": true}', 100, 300, capsys)
     fraction = float(printed.split("valid fraction")[1].split()[0])
-    from ips_agents.training import load_run
+    from ips_agents.runs.training import load_run
 
     _, trained = load_run(run)
     _, flags = sample_outcomes(trained, env, 300, task=env.unwrapped.task, seed=0, return_valid=True)
@@ -335,7 +335,7 @@ def test_cli_user_errors_are_one_line_and_status_2(tmp_path, capsys):
         ([*hg, "--env-kwargs", '{"heigth": 4}'], "heigth"),
         ([*hg, "--env-kwargs", '{"height": "4"}'], "height must be"),
         ([*hg, "--learning-rate", "inf"], "--learning-rate"),
-        ([*hg, "--ips-alpha", "2"], "ips_alpha"),
+        ([*hg, "--ips-alpha", "2"], "--ips-alpha"),
         (["eval", str(corrupt)], "corrupt"),
         (["demo", "--scale", "0"], "--scale"),
         (["demo", "--scale", "nan"], "--scale"),

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from ips_agents.cli import main
-from ips_agents.training import RunConfig, atomic_write_text, load_run
+from ips_agents.runs.config import RunConfig
+from ips_agents.runs.files import atomic_write_text
+from ips_agents.runs.training import load_run
 
 
 def test_train_resume_eval(tmp_path, capsys):

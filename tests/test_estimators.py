@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ips_agents import IPSGRPO
-from ips_agents.ips import (
+from ips_agents.estimators import (
     ESTIMATORS,
     get_estimator,
     group_frequencies,

@@ -9,8 +9,8 @@ import torch as th
 from gymnasium.vector import AutoresetMode
 
 from ips_agents import IPSGRPO
-from ips_agents.group_env import GroupEnv
-from ips_agents.rollout import collect_groups
+from ips_agents.sampling.group_env import GroupEnv
+from ips_agents.sampling.rollout import collect_groups
 
 
 def _batch(env_id: str, mode: AutoresetMode, vectorization: str):

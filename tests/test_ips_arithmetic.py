@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ips_agents.ips import group_advantages, group_frequencies, ips_rewards
+from ips_agents.estimators import group_advantages, group_frequencies, ips_rewards
 
 
 def test_group_frequencies_by_hand():

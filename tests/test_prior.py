@@ -10,16 +10,8 @@ import numpy as np
 import pytest
 import torch as th
 
-from ips_agents.molecules.prior import (
-    SmilesPrior,
-    default_prior_path,
-    encode_for_env,
-    fit,
-    legal_action_masks,
-    moses_train_path,
-    train_prior,
-    validity,
-)
+from ips_agents.molecules.prior import SmilesPrior, default_prior_path, legal_action_masks
+from ips_agents.molecules.prior_training import encode_for_env, fit, moses_train_path, train_prior, validity
 from ips_envs.smiles import to_env_smiles
 from ips_envs.smiles.grammar import END, N_ACTIONS, VOCAB, encode, tokenize
 
@@ -136,7 +128,7 @@ def test_missing_molsets_error_names_the_install_command(monkeypatch):
 
 
 def test_prior_cli_sample(tiny_prior, tmp_path, capsys):
-    from ips_agents.molecules.prior_cli import add_prior_parser, run_prior
+    from ips_agents.cli.prior import add_prior_parser, run_prior
 
     path = tiny_prior.save(tmp_path / "p.pt")
     parser = argparse.ArgumentParser(prog="ips-rl")

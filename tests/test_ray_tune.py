@@ -23,9 +23,10 @@ ray = pytest.importorskip("ray")
 from benchmarks.pertask import per_task_units, pick_tasks  # noqa: E402
 from ips_agents.cli import main  # noqa: E402
 from ips_agents.integrations.ray_tune import fingerprint  # noqa: E402
-from ips_agents.ips_grpo import IPSGRPO  # noqa: E402
-from ips_agents.training import load_run  # noqa: E402
-from ips_agents.units import RayOptions, SweepMismatchError, Unit, run_units  # noqa: E402
+from ips_agents.algorithms.ips_grpo import IPSGRPO  # noqa: E402
+from ips_agents.runs.training import load_run  # noqa: E402
+from ips_agents.integrations.ray_tune import RayOptions  # noqa: E402
+from ips_agents.runs.units import SweepMismatchError, Unit, run_units  # noqa: E402
 from tests.ray_units import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def test_two_trial_sweep_on_ray_is_bit_identical_to_the_sequential_run(local_ray
 def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(local_ray, tmp_path):
     log, flag, storage = tmp_path / "log.txt", tmp_path / "go", tmp_path / "tune"
     script = (
-        "import sys; from ips_agents.units import RayOptions, Unit, run_units; from tests.ray_units import record\n"
+        "import sys; from ips_agents.integrations.ray_tune import RayOptions; from ips_agents.runs.units import Unit, run_units; from tests.ray_units import record\n"
         f"units = [Unit('a', record, {{'name': 'a', 'log': {str(log)!r}}}),\n"
         f"         Unit('b', record, {{'name': 'b', 'log': {str(log)!r}, 'wait_for': {str(flag)!r}}})]\n"
         f"run_units(units, RayOptions(address={local_ray!r}, storage={str(storage)!r}, name='exp', verbose=0,\n"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import ips_agents.training as training
-from ips_agents.training import RunConfig, load_run, train_run
+import ips_agents.runs.training as training
+from ips_agents.runs import RunConfig, load_run, train_run
 
 # the default learning rate of the default (paths) estimator decays linearly over the run: its progress must
 # survive the interruptions too

@@ -10,8 +10,8 @@ import torch as th
 
 import ips_envs
 from ips_agents import IPSGRPO
-from ips_agents.group_env import GroupEnv
-from ips_agents.rollout import collect_groups
+from ips_agents.sampling.group_env import GroupEnv
+from ips_agents.sampling.rollout import collect_groups
 from ips_envs.hypergrid import HyperGridKernel
 
 ENV_IDS = sorted(ips_envs.ENVS)

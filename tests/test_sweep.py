@@ -7,9 +7,11 @@ import json
 import pytest
 
 from ips_agents.cli import main
-from ips_agents.sweep import parse_grid, trial_name
-from ips_agents.training import load_run
-from ips_agents.units import RayOptions, Unit, run_grouped, run_units
+from ips_agents.cli.sweep import parse_grid
+from ips_agents.runs.sweep import trial_name
+from ips_agents.runs.training import load_run
+from ips_agents.integrations.ray_tune import RayOptions
+from ips_agents.runs.units import Unit, run_grouped, run_units
 
 
 def _square(x: int) -> int:
@@ -80,6 +82,6 @@ def test_the_core_and_the_benchmarks_do_not_import_ray():
     import subprocess
     import sys
 
-    code = ("import sys, ips_envs, ips_agents, ips_agents.units, ips_agents.sweep, ips_agents.cli, benchmarks.ablation, "
+    code = ("import sys, ips_envs, ips_agents, ips_agents.runs.units, ips_agents.runs.sweep, ips_agents.cli, benchmarks.ablation, "
             "benchmarks.hypospace, benchmarks.hypergrid; assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

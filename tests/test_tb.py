@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ips_agents.evaluation import exact_outcome_distribution, l1_distance
-from ips_agents.tb import TrajectoryBalance
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
 
 KW = {"ndim": 1, "height": 4}
 

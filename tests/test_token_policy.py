@@ -11,9 +11,9 @@ import ips_envs
 from ips_agents import IPSGRPO
 from ips_agents.cli import main
 from ips_agents.policies import MaskedActorPolicy
-from ips_agents.tb import TrajectoryBalance
-from ips_agents.token_policy import TokenPolicy
-from ips_agents.training import load_run
+from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
+from ips_agents.policies.token import TokenPolicy
+from ips_agents.runs.training import load_run
 from ips_envs.core.tokens import PAD, POOLED, TokenLayout
 
 LAYOUT_ENVS = [("IPS/Voxel3D-v0", {}), ("IPS/Voxel3D-v0", {"canonical_order": True}), ("IPS/CausalDAG-v0", {}),

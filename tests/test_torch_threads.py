@@ -6,7 +6,7 @@ import pytest
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 
-from ips_agents.ips_grpo import IPSGRPO
+from ips_agents.algorithms.ips_grpo import IPSGRPO
 
 
 class _Threads(BaseCallback):

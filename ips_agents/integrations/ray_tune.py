@@ -1,8 +1,8 @@
-"""Ray Tune backend of :func:`ips_agents.units.run_units`: every unit of work becomes one Tune trial.
+"""Ray Tune backend of :func:`ips_agents.runs.units.run_units`: every unit of work becomes one Tune trial.
 
 Needs ``pip install ips-rl[ray]`` (``ray[tune]``; it does not pin Gymnasium). Ray is imported inside the
-functions here only, and nothing in the core imports this module: :func:`ips_agents.units.run_units`
-imports it when it is given :class:`~ips_agents.units.RayOptions`.
+functions here only, and nothing in the core imports this module: callers (the CLI, the benchmarks) build a
+:class:`RayOptions` here and hand it to :func:`ips_agents.runs.units.run_units`, which calls its ``run``.
 
 How a sweep maps onto Tune:
 
@@ -22,6 +22,7 @@ How a sweep maps onto Tune:
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -30,15 +31,77 @@ import pickle
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ips_agents.units import RayOptions, SweepMismatchError, Unit, check_names
+from ips_agents.runs.units import SweepMismatchError, Unit, check_names
 
 RESULT_FILE = "unit_result.pkl"
 MANIFEST_FILE = "ips_rl_units.json"
 DEFAULT_STORAGE = "~/ray_results"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how :func:`run_units` runs units as Ray Tune trials.
+
+    Args:
+        address: a Ray cluster address (``"head-node:6379"``, ``"ray://head:10001"`` or ``"auto"``); None
+            starts a local Ray on this machine's cores.
+        storage: folder or URI for the Tune experiment (trial results and the state ``Tuner.restore`` needs);
+            on a multi-node cluster it must be reachable from every node (NFS, ``s3://...``). Default
+            ``~/ray_results``.
+        name: experiment name; default ``<label>-<fingerprint of the units>``, so re-running the same command
+            after an interruption resumes it and a changed command starts a new one.
+        cpus_per_trial: CPUs reserved per trial (trials run ``cpus / cpus_per_trial`` at a time).
+        num_cpus: CPUs of a local Ray (default: all cores); ignored with ``address``.
+        verbose: Tune's console output (0 silent, 1 status updates, 2 also trial results).
+    """
+
+    address: str | None = None
+    storage: str | None = None
+    name: str | None = None
+    cpus_per_trial: float = 1.0
+    num_cpus: int | None = None
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.cpus_per_trial > 0:
+            raise ValueError(f"cpus_per_trial must be > 0, got {self.cpus_per_trial!r}")
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ValueError(f"num_cpus must be >= 1, got {self.num_cpus!r}")
+        if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=-]*", self.name):
+            raise ValueError(f"experiment name must be letters, digits and . _ = - only, got {self.name!r}")
+
+    def run(self, units: Sequence[Unit], label: str = "sweep") -> list[Any]:
+        """Run ``units`` as Ray Tune trials (:func:`run_units_on_ray`): what :func:`~ips_agents.runs.units.run_units`
+        calls when given these options."""
+        return run_units_on_ray(units, self, label=label)
+
+
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ray``, ``--ray-address``, ``--ray-storage``, ``--ray-name``, ``--ray-cpus-per-trial``."""
+    group = parser.add_argument_group("Ray Tune (pip install ips-rl[ray])")
+    group.add_argument("--ray", action="store_true", help="run every unit as a Ray Tune trial on a local Ray")
+    group.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="run the trials on the Ray cluster at ADDR (e.g. head-node:6379 or auto); implies --ray")
+    group.add_argument("--ray-storage", default=None, metavar="DIR",
+                       help="Tune experiment folder or URI, shared by all nodes on a cluster (default ~/ray_results)")
+    group.add_argument("--ray-name", default=None, help="experiment name (default: derived from the units, so a "
+                       "re-run of the same command resumes it)")
+    group.add_argument("--ray-cpus-per-trial", type=float, default=1.0, metavar="N", help="CPUs per trial (1)")
+
+
+def ray_options(args: argparse.Namespace) -> RayOptions | None:
+    """The :class:`RayOptions` the arguments of :func:`add_ray_arguments` ask for (None: run sequentially)."""
+    if not (args.ray or args.ray_address):
+        return None
+    return RayOptions(address=args.ray_address, storage=args.ray_storage, name=args.ray_name,
+                      cpus_per_trial=args.ray_cpus_per_trial)
 
 
 def fingerprint(units: Sequence[Unit]) -> str:

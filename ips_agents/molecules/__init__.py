@@ -9,7 +9,8 @@
   Murcko diversity filter, replay memory);
 * :mod:`~ips_agents.molecules.metrics`: Yield, Oracle Burden, PMO AUC top-k, internal diversity,
   scaffolds and #Circles from an oracle history;
-* :mod:`~ips_agents.molecules.prior_cli`: the ``ips-rl prior train|sample`` command.
+
+The ``ips-rl prior train|sample`` command that trains and samples the prior is :mod:`ips_agents.cli.prior`.
 
     from ips_agents import IPSGRPO
     from ips_agents.molecules import SmilesPriorPolicy, metrics
@@ -20,14 +21,12 @@
                     learning_rate=1e-3)
     ...
     print(metrics.summary(oracle, thresholds=(0.8, 0.85), budget=10_000))
-
-The former module paths ``ips_agents.prior``, ``ips_agents.prior_cli``, ``ips_agents.smiles_policy``,
-``ips_agents.reinvent`` and ``ips_agents.molecule_metrics`` still import (they re-export these modules).
 """
 
 from ips_agents.molecules import metrics
 from ips_agents.molecules.policy import SmilesPriorPolicy
-from ips_agents.molecules.prior import PriorSamples, SmilesPrior, default_prior_path, train_prior
+from ips_agents.molecules.prior import PriorSamples, SmilesPrior, default_prior_path
+from ips_agents.molecules.prior_training import train_prior
 from ips_agents.molecules.reinvent import DiversityFilter, ReplayMemory, Reinvent, dap_loss, murcko_scaffold
 
 __all__ = [

@@ -5,7 +5,7 @@ it), but most of it describes *entities*: the columns of a voxel grid, the order
 graph. A :class:`TokenLayout` names, for
 every entity, which entries of the flat vector describe it, and, for every action, the entity it acts on.
 A policy that embeds each entity with shared weights, lets the entities attend to each other and reads
-an action's logit from the entity it acts on (``ips_agents.token_policy.TokenPolicy``) then treats a column
+an action's logit from the entity it acts on (``ips_agents.policies.token.TokenPolicy``) then treats a column
 or an edge the same wherever it sits, instead of learning every combination of flat inputs separately.
 
 Kernels advertise their layout with ``token_layout()`` (None when they have none); the env faces expose it

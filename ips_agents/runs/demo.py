@@ -17,8 +17,8 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from ips_agents import plots
 from ips_agents.evaluation import recovery_curve, sample_outcomes
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.tracking import TrackedRun, train_tracked
+from ips_agents.algorithms.ips_grpo import GRPO, IPSGRPO
+from ips_agents.runs.tracking import TrackedRun, train_tracked
 from ips_envs.core.validation import check_float, check_int
 
 NET = {"net_arch": [128, 128]}

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from ips_agents.group_env import GroupEnv, Obs, concat_obs, index_obs
+from ips_agents.sampling.group_env import GroupEnv, Obs, concat_obs, index_obs
 
 
 @dataclass

@@ -10,7 +10,7 @@ and ``run.lock`` while a run writes to it.
   finished, saved, and the run ends with :class:`RunInterrupted`; a second signal stops at once) and at the end.
   They are always taken between two updates, so a resumed run continues exactly as the uninterrupted
   run would have (the same parameters, bit for bit, on the same machine).
-* A second writer on the same folder is refused (:class:`~ips_agents.run_files.RunLocked`); the lock of
+* A second writer on the same folder is refused (:class:`~ips_agents.runs.files.RunLocked`); the lock of
   a killed run is taken over, and the temporary files a SIGKILL left are removed.
 * ``resume=True`` refuses settings that differ from the saved ones (:class:`ResumeConflict`, listing saved
   and given values); only ``timesteps`` may change, and only upwards.
@@ -18,35 +18,24 @@ and ``run.lock`` while a run writes to it.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger, TensorBoardOutputFormat
 
-from ips_agents.ips_grpo import GRPO, IPSGRPO
-from ips_agents.run_files import (  # noqa: F401 (atomic_write_text is part of this module's interface)
-    AppendingCSV,
-    RunLock,
-    RunLocked,
-    atomic_save,
-    atomic_write_text,
-    clean_temp_files,
-)
+from ips_agents.algorithms.ips_grpo import IPSGRPO
+from ips_agents.runs.config import ALGOS, CONFIG_FILE, MODEL_FILE, PROGRESS_FILE, RunConfig
+from ips_agents.runs.files import AppendingCSV, RunLock, atomic_save, clean_temp_files
 from ips_envs.core.validation import check_float, check_int
 
-ALGOS: dict[str, type[IPSGRPO]] = {"ips-grpo": IPSGRPO, "grpo": GRPO}
-MODEL_FILE = "model.zip"
-CONFIG_FILE = "config.json"
-PROGRESS_FILE = "progress.csv"
 CHANGEABLE_ON_RESUME = ("timesteps",)
 """Settings ``resume=True`` applies instead of refusing (``timesteps``: only a larger one)."""
 
@@ -61,60 +50,6 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, signal_name: str, timesteps: int) -> None:
         super().__init__(message)
         self.signal_name, self.timesteps = signal_name, timesteps
-
-
-POLICIES = ("auto", "MlpPolicy", "MultiInputPolicy", "TokenPolicy")
-"""Policy names a run config accepts (``IPSGRPO`` policy aliases)."""
-
-@dataclass
-class RunConfig:
-    """Everything needed to rebuild (or resume) a training run (JSON in ``config.json``)."""
-
-    env: str
-    algo: str = "ips-grpo"
-    policy: str = "MlpPolicy"
-    timesteps: int = 100_000
-    seed: int = 0
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    algo_kwargs: dict[str, Any] = field(default_factory=dict)
-    task: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.env, str) or not self.env:
-            raise ValueError(f"env must be an env id such as 'IPS/CausalDAG-v0', got {self.env!r}")
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
-        if self.policy not in POLICIES:
-            raise ValueError(f"policy must be one of {list(POLICIES)}, got {self.policy!r}")
-        self.timesteps = check_int("timesteps", self.timesteps, 1)
-        self.seed = check_int("seed", self.seed, 0)
-        for name in ("env_kwargs", "algo_kwargs"):
-            if not isinstance(getattr(self, name), Mapping):
-                raise ValueError(f"{name} must be a dict (a JSON object), got {getattr(self, name)!r}")
-            setattr(self, name, dict(getattr(self, name)))
-        if self.task is not None and not isinstance(self.task, Mapping):
-            raise ValueError(f"task must be a dict (a JSON object) or None, got {self.task!r}")
-
-    def save(self, folder: Path) -> None:
-        atomic_write_text(Path(folder) / CONFIG_FILE, json.dumps(asdict(self), indent=2, sort_keys=True))
-
-    @classmethod
-    def load(cls, folder: str | Path) -> RunConfig:
-        """The config of a run folder; FileNotFoundError / ValueError (corrupt file) name the path."""
-        path = Path(folder) / CONFIG_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{str(path)!r} not found: is {str(folder)!r} a run folder made by `ips-rl train`?")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{str(path)!r} is corrupt (not JSON: {e})") from None
-        names = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or "env" not in data or set(data) - names:
-            raise ValueError(f"{str(path)!r} is not a run config: expected a JSON object with keys {sorted(names)}")
-        try:
-            return cls(**data)
-        except ValueError as e:
-            raise ValueError(f"{str(path)!r} is corrupt: {e}") from None
 
 
 # ------------------------------------------------------------------------------------------- logging
@@ -274,12 +209,6 @@ def resume_config(saved: RunConfig, given: RunConfig | Mapping[str, Any] | None,
 
 
 # ------------------------------------------------------------------------------------------- training
-def build_model(config: RunConfig) -> IPSGRPO:
-    """A new model for ``config``."""
-    return ALGOS[config.algo](config.policy, config.env, env_kwargs=env_kwargs_with_task(config), seed=config.seed,
-                              **config.algo_kwargs)
-
-
 def train_run(
     folder: str | Path,
     config: RunConfig | Mapping[str, Any] | None = None,
@@ -299,7 +228,7 @@ def train_run(
     Checkpoints: every ``checkpoint_every`` transitions and every ``checkpoint_seconds`` seconds (None: steps
     only), plus at the start, on SIGINT / SIGTERM and at the end. On SIGINT / SIGTERM the current batch is
     finished and saved, then :class:`RunInterrupted` is raised. The folder is locked for the whole call
-    (:class:`~ips_agents.run_files.RunLocked` if another process holds it).
+    (:class:`~ips_agents.runs.files.RunLocked` if another process holds it).
     """
     folder = Path(folder)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
@@ -337,13 +266,13 @@ def _train_locked(folder: Path, config: RunConfig | Mapping[str, Any] | None, re
                                         f"before its first checkpoint; start it again without --resume)")
             model = ALGOS[saved.algo].load(model_path)
             config = resume_config(saved, config, model, folder)
-            model.set_env(config.env, env_kwargs=env_kwargs_with_task(config))
+            model.set_env(config.env, env_kwargs=config.env_kwargs_with_task())
         else:
             if model_path.exists():
                 raise FileExistsError(f"{str(model_path)!r} exists: pass resume=True (--resume) or choose another "
                                       f"folder")
             assert isinstance(config, RunConfig)
-            model = build_model(config)
+            model = config.build_model()
         config.save(folder)
         model.set_logger(run_logger(folder, verbose))
         checkpoint = AtomicCheckpoint(model_path, checkpoint_every, checkpoint_seconds, stop=stop,
@@ -370,11 +299,3 @@ def load_run(folder: str | Path) -> tuple[RunConfig, IPSGRPO]:
     if not model_path.is_file():
         raise FileNotFoundError(f"{str(model_path)!r} not found: the run in {str(folder)!r} has no checkpoint yet")
     return config, ALGOS[config.algo].load(model_path)
-
-
-def env_kwargs_with_task(config: RunConfig) -> Mapping[str, Any]:
-    """The env arguments of a run, including its fixed task (if any)."""
-    kwargs = dict(config.env_kwargs)
-    if config.task is not None:
-        kwargs["task"] = config.task
-    return kwargs

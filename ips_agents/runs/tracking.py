@@ -11,7 +11,7 @@ import gymnasium as gym
 from stable_baselines3.common.logger import Logger
 
 from ips_agents.evaluation import exact_outcome_distribution, outcome_report
-from ips_agents.ips_grpo import IPSGRPO
+from ips_agents.algorithms.ips_grpo import IPSGRPO
 from ips_envs.core.validation import check_int
 
 

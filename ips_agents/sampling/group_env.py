@@ -18,6 +18,7 @@ The contract a user's own env must meet (single Gymnasium env, Gymnasium vector 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,7 +49,7 @@ def concat_obs(parts: Sequence[Obs]) -> Obs:
 def _outcome_error(i: int) -> ValueError:
     return ValueError(
         f"env {i} terminated without info['outcome']; IPS-GRPO needs the outcome key of every finished "
-        "episode (see ips_agents.group_env for the env contract)"
+        "episode (see ips_agents.sampling.group_env for the env contract)"
     )
 
 
@@ -257,3 +258,32 @@ class GroupEnv:
         missing = done & (counts < 0)
         if missing.any() and self.unique_paths:
             counts[missing] = 1
+
+
+def make_group_env(env: Any, num_envs: int, env_kwargs: Mapping[str, Any] | None = None) -> GroupEnv:
+    """Turn an env id, a Gymnasium env / vector env or an SB3 VecEnv into a :class:`GroupEnv` of ``num_envs``."""
+    env_kwargs = dict(env_kwargs or {})
+    if isinstance(env, str):
+        spec = gym.spec(env)
+        mode = None if spec.vector_entry_point is not None else "sync"
+        return GroupEnv(gym.make_vec(env, num_envs=num_envs, vectorization_mode=mode, **env_kwargs))
+    if env_kwargs:
+        raise ValueError("env_kwargs only apply when env is an id string")
+    if isinstance(env, VecEnv | gym.vector.VectorEnv):
+        if env.num_envs != num_envs:
+            raise ValueError(
+                f"the vector env has num_envs={env.num_envs}, expected group_size * n_groups = {num_envs}"
+            )
+        return GroupEnv(env)
+    if isinstance(env, gym.Env):
+        if env.spec is None:
+            raise TypeError(
+                "a single Gymnasium env without a registered spec cannot be copied into groups; pass its id, "
+                "a vector env with group_size * n_groups copies, or an SB3 VecEnv"
+            )
+        mode = None if env.spec.vector_entry_point is not None else "sync"
+        kwargs = {k: v for k, v in env.spec.kwargs.items() if k != "render_mode"}
+        spec = copy.deepcopy(env.spec)
+        spec.kwargs = {}
+        return GroupEnv(gym.make_vec(spec, num_envs=num_envs, vectorization_mode=mode, **kwargs))
+    raise TypeError(f"unsupported env type {type(env).__name__}")

@@ -20,24 +20,25 @@ import numpy as np
 import torch as th
 from torch import nn
 
-from ips_agents import ips
-from ips_agents.ips_grpo import IPSGRPO
-from ips_agents.rollout import GroupBatch
+from ips_agents import estimators
+from ips_agents.algorithms import losses
+from ips_agents.algorithms.base import GroupAlgorithm
+from ips_agents.sampling import GroupBatch
 
 OBJECTIVES = ("tb", "flowrl")
 
 
-class TrajectoryBalance(IPSGRPO):
-    """Trajectory balance with a learned ``log Z`` (and the FlowRL variant), sharing IPS-GRPO's rollouts.
+class TrajectoryBalance(GroupAlgorithm):
+    """Trajectory balance with a learned ``log Z`` (and the FlowRL variant), on the same group sampler as IPS-GRPO.
 
-    Args (besides the sampler, policy and SB3 arguments of :class:`~ips_agents.ips_grpo.IPSGRPO`; the IPS,
-    clipping and KL arguments are unused):
+    Args (besides the sampler, policy and SB3 arguments of :class:`~ips_agents.algorithms.base.GroupAlgorithm`;
+    the learning rate defaults to a constant 1e-3):
         objective: ``"tb"`` or ``"flowrl"``.
         beta: reward exponent / temperature (TB: ``R ** beta``; FlowRL: ``beta * normalised reward``).
         logz_learning_rate: learning rate of ``log Z`` (default 0.1, as torchgfn's examples).
         reward_floor: rewards are clipped below at this value before the log (TB needs ``R > 0``).
-        log_pb: optional function of a :class:`GroupBatch` returning the backward log-probability of each
-            trajectory (default 0, exact when the env has ``unique_paths``).
+        log_pb: optional function of a :class:`~ips_agents.sampling.GroupBatch` returning the backward
+            log-probability of each trajectory (default 0, exact when the env has ``unique_paths``).
     """
 
     def __init__(self, policy: Any, env: Any, objective: str = "tb", beta: float = 1.0,
@@ -54,7 +55,6 @@ class TrajectoryBalance(IPSGRPO):
         self.objective, self.beta = objective, float(beta)
         self.logz_learning_rate, self.reward_floor = float(logz_learning_rate), float(reward_floor)
         self.log_pb = log_pb
-        kwargs.setdefault("ips_alpha", 0.0)
         super().__init__(policy, env, **kwargs)
 
     def _setup_model(self) -> None:
@@ -67,7 +67,7 @@ class TrajectoryBalance(IPSGRPO):
 
     def _targets(self, batch: GroupBatch) -> np.ndarray:
         if self.objective == "flowrl":
-            return self.beta * ips.group_advantages(batch.rewards, batch.groups, "group")
+            return self.beta * estimators.group_advantages(batch.rewards, batch.groups, "group")
         return self.beta * np.log(np.maximum(batch.rewards, self.reward_floor))
 
     def train_on_batch(self, batch: GroupBatch) -> dict[str, float]:
@@ -86,14 +86,14 @@ class TrajectoryBalance(IPSGRPO):
             return self._skip_batch(batch, target)
         target_t = th.as_tensor(target, dtype=th.float32, device=device)
         lengths_t = th.as_tensor(np.maximum(batch.lengths, 1), dtype=th.float32, device=device)
-        losses = []
+        stats = []
         for _ in range(self.n_epochs):
             logp, _ = self.policy.evaluate_actions(obs_t, actions_t, masks_t)
-            traj_logp = th.zeros(batch.n_trajectories, device=device).index_add(0, traj_t, logp)
+            traj_logp = losses.trajectory_log_probs(logp, traj_t, batch.n_trajectories)
             if self.objective == "flowrl":
                 traj_logp = traj_logp / lengths_t
-            loss = ((self.policy.log_z + traj_logp - target_t) ** 2).mean()
+            loss = losses.trajectory_balance_loss(self.policy.log_z, traj_logp, target_t)
             if self._gradient_step(loss):
-                losses.append(loss.item())
+                stats.append(loss.item())
         self._n_updates += self.n_epochs
-        return {"loss": float(np.mean(losses)) if losses else float("nan"), "log_z": float(self.policy.log_z.item())}
+        return {"loss": float(np.mean(stats)) if stats else float("nan"), "log_z": float(self.policy.log_z.item())}

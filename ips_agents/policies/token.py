@@ -27,7 +27,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, Flatten
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from ips_agents.policies import MaskedActorPolicy
+from ips_agents.policies.masked_actor import MaskedActorPolicy
 from ips_envs.core.tokens import PAD, POOLED, TokenLayout
 
 

@@ -47,7 +47,8 @@ def run_prior(args: argparse.Namespace) -> int:
     """Run the ``prior`` command parsed by :func:`add_prior_parser`; returns the exit code."""
     import torch as th
 
-    from ips_agents.molecules.prior import SmilesPrior, train_prior, validity
+    from ips_agents.molecules.prior import SmilesPrior
+    from ips_agents.molecules.prior_training import train_prior, validity
 
     if args.prior_command == "train":
         if args.threads < 1:
@@ -80,7 +81,7 @@ def run_prior(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point: ``python -m ips_agents.molecules.prior_cli train ...``."""
+    """Stand-alone entry point: ``python -m ips_agents.cli.prior train ...``."""
     parser = argparse.ArgumentParser(prog="ips-rl")
     add_prior_parser(parser.add_subparsers(dest="command", required=True))
     return run_prior(parser.parse_args(["prior", *(argv if argv is not None else __import__("sys").argv[1:])]))

@@ -1,0 +1,102 @@
+"""The ``ips-rl`` command line: train, sweep, eval, demo, bench and prior, one module per subcommand.
+
+User errors (a bad flag or value, an unknown env id, a missing or corrupt run folder, a locked run, a
+``--resume`` with conflicting settings, ...) end the command with **one line on stderr**
+(``ips-rl: error: ...``) and **exit status 2**, never a traceback. :func:`run_command` is the one place that
+does this: a subcommand signals a user error by raising :class:`~ips_agents.cli.parsing.UsageError` (or
+``ValueError``, ``OSError``, :class:`~ips_agents.runs.files.RunLocked`, a Gymnasium registration error, or
+``SystemExit("message")``). A new subcommand is a module with an ``add_*_parser`` and a handler, registered in
+:data:`SUBCOMMANDS`. Set ``IPS_RL_TRACEBACK=1`` to see the traceback of a user error.
+
+Ctrl-C / SIGTERM during ``ips-rl train`` saves a checkpoint after the current batch and exits with status 0
+(``--resume`` continues); elsewhere a Ctrl-C exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ips_agents.cli.bench import add_bench_parser, run_bench
+from ips_agents.cli.demo import add_demo_parser, run_demo_command
+from ips_agents.cli.evaluate import add_eval_parser, run_eval
+from ips_agents.cli.parsing import Parser, UsageError, one_line
+from ips_agents.cli.prior import add_prior_parser, run_prior
+from ips_agents.cli.sweep import add_sweep_parser, run_sweep_command
+from ips_agents.cli.train import add_train_parser, run_train
+from ips_agents.runs.files import RunLocked
+from ips_agents.runs.training import RunInterrupted
+
+SUBCOMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
+    "train": (add_train_parser, run_train),
+    "sweep": (add_sweep_parser, run_sweep_command),
+    "eval": (add_eval_parser, run_eval),
+    "demo": (add_demo_parser, run_demo_command),
+    "bench": (add_bench_parser, run_bench),
+    "prior": (add_prior_parser, run_prior),
+}
+"""Subcommand name -> (function adding its parser, handler returning the exit status)."""
+
+__all__ = ["SUBCOMMANDS", "UsageError", "build_parser", "main", "one_line", "run_command"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ips-rl`` parser with every subcommand of :data:`SUBCOMMANDS`."""
+    parser = Parser(prog="ips-rl", description="IPS-GRPO: RL that keeps every right answer.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add_parser, _ in SUBCOMMANDS.values():
+        add_parser(sub)
+    return parser
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [UsageError, ValueError, OSError, RunLocked]
+    gym = sys.modules.get("gymnasium")
+    if gym is not None:
+        types.append(gym.error.Error)
+    return tuple(types)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command: user errors become one line on stderr and exit status 2 (the one place).
+
+    A training run stopped by SIGINT / SIGTERM after saving (:class:`~ips_agents.runs.training.RunInterrupted`) is
+    re-raised for the caller to decide (:func:`main` exits with 0).
+    """
+    try:
+        return SUBCOMMANDS[args.command][1](args)
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:
+        print("ips-rl: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:
+        if isinstance(e.code, str):  # SystemExit("message"): a user error
+            if os.environ.get("IPS_RL_TRACEBACK"):
+                raise
+            print(f"ips-rl {args.command}: error: {one_line(e.code)}", file=sys.stderr)
+            return 2
+        raise
+    except Exception as e:
+        if not isinstance(e, _user_error_types()) or os.environ.get("IPS_RL_TRACEBACK"):
+            raise
+        print(f"ips-rl {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ips-rl`` entry point: parse ``argv`` and run the command; returns the exit status.
+
+    A training run stopped by SIGINT / SIGTERM (after saving its checkpoint) prints how to resume and returns 0.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except RunInterrupted as e:
+        print(f"ips-rl: {e}", file=sys.stderr)
+        return 0
+
+
