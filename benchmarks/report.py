@@ -186,9 +186,12 @@ def parser(doc: str, tasks: bool = False, ray: bool = False) -> argparse.Argumen
 
 def finish(title: str, body: str, no_write: bool, seeds: int | None = None, setting: str | None = None,
            quick: bool = False) -> int:
-    """Print the table and (unless ``no_write``) write it as the section :func:`section_title` names in
-    RESULTS.md, replacing the previous run of the same experiment and setting; returns the exit code 0."""
+    """Print the table and (unless ``no_write`` or ``quick``: trial runs never touch the report) write it as the
+    section :func:`section_title` names in RESULTS.md, replacing the previous run of the same experiment and
+    setting; returns the exit code 0."""
     print(body)
-    if not no_write:
+    if quick and not no_write:
+        print("(--quick: not written to RESULTS.md)")
+    if not no_write and not quick:
         append_section(section_title(title, setting, quick), body, seeds=None if seeds is None else f"0..{seeds - 1}")
     return 0

@@ -215,3 +215,50 @@ def group_advantages(
         return centred / (centred.std() + delta)
     var = np.bincount(g_idx, weights=centred**2) / g_size
     return centred / (np.sqrt(var)[g_idx] + delta)
+
+
+def off_policy_advantages(
+    scaled: np.ndarray,
+    traj_log_probs: np.ndarray,
+    behaviour_log_probs: np.ndarray,
+    groups: np.ndarray,
+    norm: str = "none",
+    delta: float = 1e-8,
+) -> np.ndarray:
+    """Advantages of trajectories sampled from a behaviour policy ``q`` instead of the policy ``p`` (exact correction).
+
+    With importance weights ``w = p(tau) / q(tau)`` (both known exactly: ``q`` is the policy mixed with a known
+    exploration distribution), ``E_q[w (x - b) grad log p] = E_p[(x - b) grad log p]`` for any ``b`` that does not
+    depend on the sample, so the on-policy gradient and its fixed point are kept. For IPS with path counts
+    (``x = r / (n(o) p(tau))``) the weighted value is ``w x = r(o) / (n(o) q(tau))``: the policy's own probability
+    drops out, and an outcome the policy has almost lost but ``q`` still samples gets its full weight back (the
+    on-policy estimate never sees it). The baseline is the group mean of ``w x`` (an estimate of ``E_p[x]``, which
+    is ``Z`` at the IPS fixed point); the advantage is ``w_i (x_i - b_g)``, then optionally divided by the group or
+    batch std as in :func:`group_advantages`.
+
+    Args:
+        scaled: per-trajectory (scaled) rewards ``x`` ``[N]``.
+        traj_log_probs: ``log p(tau)`` under the policy that sampled the batch ``[N]``.
+        behaviour_log_probs: ``log q(tau)`` under the behaviour policy ``[N]``.
+        groups: group id of each trajectory ``[N]``.
+        norm: ``"none"``, ``"group"`` or ``"batch"`` (see :func:`group_advantages`).
+        delta: added to the std.
+    """
+    if norm not in ADVANTAGE_NORMS:
+        raise ValueError(f"advantage_norm must be one of {list(ADVANTAGE_NORMS)}, got {norm!r}")
+    x = np.asarray(scaled, dtype=np.float64)
+    log_w = np.asarray(traj_log_probs, dtype=np.float64) - np.asarray(behaviour_log_probs, dtype=np.float64)
+    if log_w.shape != x.shape:
+        raise ValueError(f"log-probabilities must have shape {x.shape}, got {log_w.shape}")
+    groups = _check_groups(groups, len(x))
+    w = np.exp(log_w)
+    _, g_idx, g_size = np.unique(groups, return_inverse=True, return_counts=True)
+    g_idx = g_idx.reshape(-1)
+    baseline = np.bincount(g_idx, weights=w * x) / g_size
+    adv = w * (x - baseline[g_idx])
+    if norm == "none":
+        return adv
+    if norm == "batch":
+        return adv / (adv.std() + delta)
+    var = np.bincount(g_idx, weights=(adv - (np.bincount(g_idx, weights=adv) / g_size)[g_idx]) ** 2) / g_size
+    return adv / (np.sqrt(var)[g_idx] + delta)

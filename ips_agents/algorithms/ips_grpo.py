@@ -68,6 +68,9 @@ class IPSGRPO(GroupAlgorithm):
             the probability of the sampled sequence, e.g. a SMILES string).
         advantage_norm: ``"group"`` (divide by the group std), ``"batch"`` (by the batch std) or ``"none"``
             (only subtract the group mean).
+        explore_eps: sample each step from ``(1 - explore_eps) * pi + explore_eps * uniform(legal actions)`` and
+            correct exactly with ``p(tau) / q(tau)`` (:func:`~ips_agents.estimators.off_policy_advantages`), so the
+            fixed point is unchanged while outcomes the policy has nearly lost keep being sampled (0: on-policy).
         clip_range: PPO ratio clipping.
         minibatch_size: trajectories per gradient step (default: the whole batch).
         ent_coef: entropy bonus (per-trajectory summed entropy).
@@ -84,6 +87,7 @@ class IPSGRPO(GroupAlgorithm):
         ips_eps: float | None = SETTINGS["ips_eps"].default,
         ips_estimator: str | None = SETTINGS["ips_estimator"].default,
         advantage_norm: str | None = SETTINGS["advantage_norm"].default,
+        explore_eps: float = SETTINGS["explore_eps"].default,
         clip_range: float = SETTINGS["clip_range"].default,
         n_epochs: int = SETTINGS["n_epochs"].default,
         minibatch_size: int | None = SETTINGS["minibatch_size"].default,
@@ -106,6 +110,7 @@ class IPSGRPO(GroupAlgorithm):
         self.ips_estimator = ips_estimator
         self.ips_eps = ips_eps
         self.advantage_norm = advantage_norm
+        self.explore_eps = explore_eps
         self.clip_range = clip_range
         self.minibatch_size = minibatch_size
         self.ent_coef = ent_coef
@@ -120,8 +125,8 @@ class IPSGRPO(GroupAlgorithm):
     # ----------------------------------------------------------- arguments
     def _validate(self) -> None:
         super()._validate()
-        for name in ("ips_alpha", "ips_eps", "ips_estimator", "advantage_norm", "clip_range", "minibatch_size",
-                     "ent_coef", "kl_coef"):
+        for name in ("ips_alpha", "ips_eps", "ips_estimator", "advantage_norm", "explore_eps", "clip_range",
+                     "minibatch_size", "ent_coef", "kl_coef"):
             setattr(self, name, check_value(SETTINGS[name], getattr(self, name)))
 
     def _configure(self, group_env: GroupEnv) -> None:
@@ -132,6 +137,10 @@ class IPSGRPO(GroupAlgorithm):
                                               None)
         self.ips_eps, self.advantage_norm = resolved.ips_eps, resolved.advantage_norm
         self._check_estimator(group_env)
+        if self.explore_eps > 0 and self.ips_alpha > 0 and not estimators.get_estimator(self.ips_estimator).from_probabilities:
+            raise ValueError(f"explore_eps={self.explore_eps} needs a probability-based ips_estimator (paths, exact or "
+                             f"trajectory): the in-group count of an exploring sampler estimates the sampler's outcome "
+                             f"distribution, not the policy's; got ips_estimator={self.ips_estimator!r}")
 
     def default_learning_rate(self) -> float | Schedule:
         assert self.ips_estimator is not None
@@ -179,11 +188,19 @@ class IPSGRPO(GroupAlgorithm):
                 )
         return estimators.propensities(self.ips_estimator, batch.outcomes, batch.groups, batch.traj_log_probs, counts)
 
+    def _rollout_kwargs(self) -> dict[str, Any]:
+        return {"explore_eps": getattr(self, "explore_eps", 0.0)}
+
     def advantages(self, batch: GroupBatch) -> np.ndarray:
-        """Per-trajectory advantages: IPS scaling (unless ``ips_alpha == 0``) then group normalisation."""
+        """Per-trajectory advantages: IPS scaling (unless ``ips_alpha == 0``) then group normalisation, with the
+        exact off-policy correction when the batch was sampled with exploration
+        (:func:`~ips_agents.estimators.off_policy_advantages`)."""
         scaled = batch.rewards
         if self.ips_alpha > 0:
             scaled = estimators.ips_rewards(batch.rewards, self.propensities(batch), self.ips_alpha, self.ips_eps)
+        if batch.traj_behaviour_log_probs is not None:
+            return estimators.off_policy_advantages(scaled, batch.traj_log_probs, batch.traj_behaviour_log_probs,
+                                                    batch.groups, self.advantage_norm)
         return estimators.group_advantages(scaled, batch.groups, self.advantage_norm)
 
     def train_on_batch(self, batch: GroupBatch) -> dict[str, float]:

@@ -101,6 +101,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "counts, else count", choices=ESTIMATOR_NAMES),
     Setting("advantage_norm", None, str, "divide advantages by the group std, the batch std, or not at all; "
             "default group with the count estimator, none with the others", choices=estimators.ADVANTAGE_NORMS),
+    Setting("explore_eps", 0.0, float, "sample from (1 - explore_eps) * policy + explore_eps * uniform over legal "
+            "actions, with the exact off-policy correction (probability-based estimators only)", low=0.0, high=0.99),
     Setting("clip_range", 0.2, float, "PPO ratio clipping", low=0.0, low_open=True),
     Setting("n_epochs", 1, int, "gradient passes over each batch", low=1),
     Setting("minibatch_size", None, int, "trajectories per gradient step (default: the whole batch)", low=1),

@@ -21,6 +21,8 @@ class GroupBatch:
     Trajectory arrays (length ``N = B * G``): ``groups``, ``outcomes`` (object array of keys),
     ``rewards``, ``valid``, ``lengths``, ``traj_log_probs`` (summed step log-probabilities) and
     ``path_counts`` (float64: the env's ``info["path_count"]`` of each outcome, -1 where the env gave none).
+    With exploration (``explore_eps > 0`` in :func:`collect_groups`) ``traj_behaviour_log_probs`` holds the
+    behaviour policy's ``log q(tau)``.
     """
 
     obs: Obs
@@ -35,6 +37,9 @@ class GroupBatch:
     lengths: np.ndarray
     traj_log_probs: np.ndarray
     path_counts: np.ndarray | None = None
+    traj_behaviour_log_probs: np.ndarray | None = None
+    """``log q(tau)`` of each trajectory when it was sampled from an exploring behaviour policy ``q`` (None:
+    on-policy, ``q = p``); ``log_probs`` / ``traj_log_probs`` are then still the policy's own ``log p``."""
 
     @property
     def n_steps(self) -> int:
@@ -56,6 +61,7 @@ def collect_groups(
     seeds: Sequence[int] | None,
     max_steps: int = 100_000,
     on_step: Callable[[int], bool] | None = None,
+    explore_eps: float = 0.0,
 ) -> GroupBatch | None:
     """Run every copy of ``env`` to termination once; copies ``[b*G, (b+1)*G)`` form group ``b``.
 
@@ -68,6 +74,9 @@ def collect_groups(
         max_steps: safety bound on the number of lock-step steps.
         on_step: called after every env step with the number of active copies; returning False aborts
             (the function then returns None).
+        explore_eps: sample from the behaviour policy ``q = (1 - eps) * pi + eps * uniform(legal actions)`` at
+            every step (0: the policy itself). The policy's own log-probabilities are still recorded, and the
+            batch also gets ``traj_behaviour_log_probs`` (``log q(tau)``) for the off-policy correction.
     """
     n = env.num_envs
     sub_obs, sub_masks = env.reset(tasks=tasks, seeds=seeds)
@@ -78,6 +87,7 @@ def collect_groups(
     lengths = np.zeros(n, dtype=np.int64)
     traj_log_probs = np.zeros(n)
     path_counts = np.full(n, -1.0)
+    behaviour_log_probs = np.zeros(n) if explore_eps > 0 else None
     rec_obs, rec_masks, rec_actions, rec_logp, rec_traj = [], [], [], [], []
     policy.set_training_mode(False)
     for _ in range(max_steps):
@@ -86,7 +96,11 @@ def collect_groups(
             bad = int(idx[np.flatnonzero(~playable)[0]])
             raise RuntimeError(f"env {bad} has no legal action but did not terminate")
         with th.inference_mode():
-            act_t, logp_t = policy(policy.batch_to_tensor(sub_obs), action_masks=sub_masks)
+            if behaviour_log_probs is None:
+                act_t, logp_t = policy(policy.batch_to_tensor(sub_obs), action_masks=sub_masks)
+            else:
+                act_t, logp_t, logq_t = explore_step(policy, sub_obs, sub_masks, explore_eps)
+                behaviour_log_probs[idx] += logq_t.numpy(force=True).astype(np.float64)
         sub_actions = act_t.numpy(force=True).astype(np.int64, copy=False)
         logp = logp_t.numpy(force=True).astype(np.float64)
         rec_obs.append(sub_obs)
@@ -128,4 +142,16 @@ def collect_groups(
         lengths=lengths,
         traj_log_probs=traj_log_probs,
         path_counts=path_counts,
+        traj_behaviour_log_probs=behaviour_log_probs,
     )
+
+
+def explore_step(policy: Any, obs: Obs, masks: np.ndarray, eps: float) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """One step from ``q = (1 - eps) * pi + eps * uniform(legal)``: ``(actions, log pi(a), log q(a))``."""
+    logp_all = policy.masked_log_probs(policy.batch_to_tensor(obs), masks)
+    legal = th.as_tensor(masks, device=logp_all.device)
+    uniform = legal / legal.sum(dim=-1, keepdim=True)
+    logq_all = th.log((1.0 - eps) * logp_all.exp() + eps * uniform)
+    # Gumbel-max on log q (masked-out actions have q = 0, log q = -inf, and are never drawn)
+    actions = (logq_all - th.empty_like(logq_all).exponential_().log()).argmax(dim=-1, keepdim=True)
+    return actions.squeeze(-1), logp_all.gather(-1, actions).squeeze(-1), logq_all.gather(-1, actions).squeeze(-1)
