@@ -4,10 +4,11 @@ defaults are one table, :data:`~ips_agents.algorithms.settings.SETTINGS`; the lo
 :mod:`~ips_agents.algorithms.losses`."""
 
 from ips_agents.algorithms.base import AUTO_POLICY, GroupAlgorithm, default_policy_class
+from ips_agents.algorithms.finite import NonFiniteUpdate
 from ips_agents.algorithms.ips_grpo import ESTIMATORS, GRPO, IPSGRPO
 from ips_agents.algorithms.model_files import ModelClassMismatch
 from ips_agents.algorithms.settings import SETTINGS, Setting
 from ips_agents.algorithms.trajectory_balance import TrajectoryBalance
 
 __all__ = ["AUTO_POLICY", "ESTIMATORS", "GRPO", "IPSGRPO", "SETTINGS", "GroupAlgorithm", "ModelClassMismatch",
-           "Setting", "TrajectoryBalance", "default_policy_class"]
+           "NonFiniteUpdate", "Setting", "TrajectoryBalance", "default_policy_class"]

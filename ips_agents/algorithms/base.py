@@ -37,6 +37,7 @@ from stable_baselines3.common.type_aliases import MaybeCallback, Schedule
 from stable_baselines3.common.utils import configure_logger, safe_mean
 
 from ips_agents.algorithms import model_files
+from ips_agents.algorithms.finite import NonFiniteUpdate, optimizer_is_finite, optimizer_snapshot, restore_snapshot
 from ips_agents.algorithms.settings import CONSTANT_LEARNING_RATE, DEFAULT_N_GROUPS, SETTINGS, check_value
 from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy, TokenPolicy
 from ips_agents.sampling import GroupBatch, GroupEnv, collect_groups, make_group_env
@@ -160,7 +161,8 @@ class GroupAlgorithm(BaseAlgorithm):
         self.skipped_batches = 0
         """Batches not trained on because a reward or a training target was not finite (also logged)."""
         self.skipped_updates = 0
-        """Gradient steps not taken because the loss or the gradient norm was not finite (also logged)."""
+        """Gradient steps not taken (always 0 since a non-finite step raises :class:`NonFiniteUpdate`; still
+        logged so the columns of ``progress.csv`` stay the same)."""
         if env is not None:
             self.set_env(env, env_kwargs=env_kwargs)
         if auto:
@@ -276,9 +278,11 @@ class GroupAlgorithm(BaseAlgorithm):
     def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:  # type: ignore[override]
         """Save to a zip (SB3's format) with the class name and every random generator's state.
 
-        Refuses an empty path or a directory (ValueError). As in SB3, a path without a suffix gets ``.zip``.
+        Refuses an empty path or a directory, and a model whose parameters are not all finite (ValueError). As
+        in SB3, a path without a suffix gets ``.zip``.
         """
         path = model_files.check_save_path(path)
+        self._check_finite("save")
         self.__dict__[model_files.ALGO_CLASS_KEY] = type(self).__name__
         self.__dict__[model_files.RANDOM_STATE_KEY] = model_files.random_state(self._rng)
         try:
@@ -321,9 +325,7 @@ class GroupAlgorithm(BaseAlgorithm):
                 model_files.restore_random_state(saved_state, model._rng)
             except ValueError as e:
                 raise ValueError(f"{str(path)!r}: {e}") from None
-        bad = model.non_finite_parameters()
-        if bad:
-            raise ValueError(f"{str(path)!r} holds non-finite parameters ({', '.join(bad[:3])}): refusing to use it")
+        model._check_finite(f"load {str(path)!r}")
         if env is not None:
             model.set_env(env)
         return model
@@ -335,6 +337,13 @@ class GroupAlgorithm(BaseAlgorithm):
             bad += [f"optimizer state {i}.{k}" for k, v in state.items()
                     if isinstance(v, th.Tensor) and v.is_floating_point() and not bool(th.isfinite(v).all())]
         return bad
+
+    def _check_finite(self, action: str) -> None:
+        """ValueError when a parameter or optimizer state tensor is not finite (``action`` names what is refused)."""
+        bad = self.non_finite_parameters()
+        if bad:
+            raise ValueError(f"refusing to {action}: the model holds non-finite parameters ({', '.join(bad[:3])}"
+                             f"{', ...' if len(bad) > 3 else ''}); train it again with a lower learning rate")
 
     @property
     def budget_exhausted(self) -> bool:
@@ -354,7 +363,11 @@ class GroupAlgorithm(BaseAlgorithm):
         deterministic: bool = False,
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Actions for ``observation`` (single or batched), restricted to ``action_masks`` when given."""
+        """Actions for ``observation`` (single or batched), restricted to ``action_masks`` when given.
+
+        A model whose parameters are not all finite is refused (ValueError) rather than answering from NaNs.
+        """
+        self._check_finite("predict")
         return self.policy.predict(observation, state, episode_start, deterministic, action_masks=action_masks)
 
     # ------------------------------------------------------------ learning
@@ -432,29 +445,49 @@ class GroupAlgorithm(BaseAlgorithm):
         raise NotImplementedError
 
     def _gradient_step(self, loss: th.Tensor) -> bool:
-        """Back-propagate ``loss``, clip, and step, unless the loss or the gradient norm is not finite.
+        """Back-propagate ``loss``, clip, and step; a step that leaves the policy non-finite is undone and reported.
 
-        A non-finite step is dropped (gradients cleared, :attr:`skipped_updates` counted, a RuntimeWarning), so
-        it never reaches the parameters. Returns whether the optimizer stepped.
+        Called only on batches whose rewards and targets are finite (others go to :meth:`_skip_batch`), so a
+        non-finite loss or gradient norm means the policy itself has diverged, and a parameter or optimizer
+        state tensor that is not finite after the step means the step overflowed. Both raise
+        :class:`NonFiniteUpdate` naming the learning rate; in the second case the parameters and optimizer
+        state are first restored to their values before the step. Returns True (the optimizer stepped).
         """
-        self.policy.optimizer.zero_grad()
+        optimizer = self.policy.optimizer
+        optimizer.zero_grad()
         loss.backward()
         max_norm = th.inf if self.max_grad_norm is None else self.max_grad_norm
         grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
         if not (th.isfinite(loss) and th.isfinite(grad_norm)):
-            self.policy.optimizer.zero_grad()
-            self.skipped_updates += 1
-            warnings.warn(f"skipped a gradient step with a non-finite loss ({loss.item()}) or gradient norm "
-                          f"({grad_norm.item()}); {self.skipped_updates} skipped so far", RuntimeWarning, stacklevel=3)
-            return False
-        self.policy.optimizer.step()
+            optimizer.zero_grad()
+            raise self._non_finite_update(f"the loss ({loss.item()}) or gradient norm ({grad_norm.item()}) is not "
+                                          "finite on a batch with finite rewards and advantages: the policy diverged")
+        snapshot = optimizer_snapshot(optimizer)
+        optimizer.step()
+        if not optimizer_is_finite(optimizer):
+            restore_snapshot(optimizer, snapshot)
+            optimizer.zero_grad()
+            raise self._non_finite_update("a gradient step made parameters or optimizer state non-finite; the step "
+                                          "was undone (parameters and optimizer state restored)")
         return True
+
+    def _non_finite_update(self, what: str) -> NonFiniteUpdate:
+        """:class:`NonFiniteUpdate` saying ``what`` happened, naming the learning rate in use and the remedy."""
+        lr = self.policy.optimizer.param_groups[0]["lr"]
+        return NonFiniteUpdate(f"{what} (learning_rate={lr:g}, update {self._n_updates + 1}): lower the learning "
+                               f"rate (learning_rate= / --learning-rate; the usual values are 1e-4 to 3e-3)")
 
     def _skip_batch(self, batch: GroupBatch, targets: np.ndarray) -> dict[str, float]:
         """Count and report a batch whose rewards or training targets (advantages) are not finite.
 
-        Called before any gradient step, so the parameters are not touched; returns NaN statistics.
+        Called before any gradient step, so the parameters are not touched; returns NaN statistics. When the
+        rewards are finite but the policy's own log-probabilities are not, the policy has diverged (e.g. an
+        earlier step with a huge learning rate): that raises :class:`NonFiniteUpdate` instead, since every later
+        batch would be skipped too.
         """
+        if np.isfinite(batch.rewards).all() and not np.isfinite(batch.log_probs).all():
+            raise self._non_finite_update("the policy's log-probabilities are not finite on a batch with finite "
+                                          "rewards: the policy diverged")
         self.skipped_batches += 1
         bad_r = int((~np.isfinite(batch.rewards)).sum())
         bad_t = int((~np.isfinite(targets)).sum())
