@@ -3,6 +3,7 @@ RLlib's example text and a bare editable install; each test failed before its fi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -145,3 +146,13 @@ def test_plain_ids_in_a_fresh_process():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
     assert ips_envs.ENV_IDS
+
+
+def test_readme_links_into_the_docs_resolve():
+    """The README is the front page: its links into docs/ name pages that exist."""
+    readme = (ROOT / "README.md").read_text()
+    links = [link.split("#")[0] for link in re.findall(r"\]\((docs/[^)]+)\)", readme)]
+    assert len(links) >= 8 and all((ROOT / link).exists() for link in links), links
+    for heading in ("## Two commands for a fresh clone", "## IPS with language models", "## Reliability",
+                    "## Design"):
+        assert heading in readme

@@ -58,19 +58,22 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-ATTEMPTS = 200
-"""Random episodes tried per seed to find a rewarded object to show."""
+ATTEMPTS = 50
+"""Random episodes tried per seed; the gallery shows the best-rewarded object among them."""
 
 
 def episode_frames(env_id: str, seed: int) -> Iterator[Frame]:
-    """The start frame of the seed's task and the final frame of the first rewarded episode of a seeded random
-    legal policy on that task (of the last of :data:`ATTEMPTS` episodes if none is rewarded)."""
+    """The start frame of the seed's task (for seed 0 only when the env has no task: it is the same for every
+    seed) and the final frame of the best-rewarded of :data:`ATTEMPTS` episodes of a seeded random legal policy
+    on that task."""
     env = gym.make(env_id, render_mode="rgb_array", **ENV_KWARGS.get(env_id, {}))
     try:
         _, info = env.reset(seed=seed)
         task = env.unwrapped.task
-        yield Frame(f"{slug(env_id)}-seed{seed}-start.png", f"seed {seed}: start", png_bytes(env.render()))
+        if task or seed == SEEDS[0]:
+            yield Frame(f"{slug(env_id)}-seed{seed}-start.png", f"seed {seed}: start", png_bytes(env.render()))
         rng = np.random.default_rng(seed)
+        best: tuple[float, str, np.ndarray] | None = None
         for attempt in range(ATTEMPTS):
             if attempt:
                 _, info = env.reset(options={"task": task})
@@ -79,22 +82,24 @@ def episode_frames(env_id: str, seed: int) -> Iterator[Frame]:
                 action = int(rng.choice(np.flatnonzero(info["action_mask"])))
                 _, reward, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
-            if reward > 0:
-                break
-        caption = f"seed {seed}: built `{info['outcome']}`, reward {float(reward):.3g}"
-        yield Frame(f"{slug(env_id)}-seed{seed}-end.png", caption, png_bytes(env.render()))
+            if best is None or float(reward) > best[0]:
+                best = (float(reward), str(info["outcome"]), env.render())
+        caption = f"seed {seed}: built `{best[1]}`, reward {best[0]:.3g}"
+        yield Frame(f"{slug(env_id)}-seed{seed}-end.png", caption, png_bytes(best[2]))
     finally:
         env.close()
 
 
 def specification(env_id: str) -> str:
-    """The env's specification: its module docstring when that documents the id, else the env class docstring."""
+    """The env's specification: the first docstring that documents the id (its first line names it), looked up in
+    the module defining the env class, the env class, then the module :data:`ENVS` names."""
     module_name, name = ENVS[env_id]
     module = importlib.import_module(module_name)
-    doc = inspect.getdoc(module) or ""
-    if env_id not in doc.split("\n", 1)[0]:
-        doc = inspect.getdoc(getattr(module, f"{name}Env")) or doc
-    return rest_to_markdown(doc)
+    env_class = getattr(module, f"{name}Env")
+    candidates = [inspect.getdoc(inspect.getmodule(env_class)), inspect.getdoc(env_class), inspect.getdoc(module)]
+    docs = [doc for doc in candidates if doc]
+    spec = next((doc for doc in docs if env_id in doc.split("\n", 1)[0]), docs[0] if docs else env_id)
+    return rest_to_markdown(spec)
 
 
 def env_page(env_id: str, frames: list[Frame]) -> str:
@@ -103,18 +108,20 @@ def env_page(env_id: str, frames: list[Frame]) -> str:
     first, _, rest = spec.partition("\n")
     summary = _summary(first, env_id)
     module_name, name = ENVS[env_id]
+    defining = getattr(importlib.import_module(module_name), f"{name}Env").__module__
     lines = [f"# {env_id}", "", summary, "",
              f"`gym.make(\"{env_id}\")` builds `{module_name}.{name}Env`; `gym.make_vec(\"{env_id}\", num_envs=N)`"
              f" builds `{module_name}.{name}VectorEnv` (one batched kernel). API: "
-             f"[`{module_name}`](../reference/{module_name.replace('.', '/')}{_reference_suffix(module_name)}).",
+             f"[`{defining}`](../reference/{defining.replace('.', '/')}{_reference_suffix(defining)}).",
              "", "## Gallery", "",
              "Rendered with `render_mode=\"rgb_array\"` while the site was built: for each seed, the start "
-             "state (with its task) and the first rewarded object a random legal policy built on that task.", "",
+             f"state (with its task) and the best-rewarded of {ATTEMPTS} objects a random legal policy built on that "
+             "task.", "",
              '<div class="grid" markdown>', ""]
     for frame in frames:
-        lines += [f"<figure markdown>", f"![{env_id} {frame.caption}](img/{frame.name}){{ width=\"240\" }}",
+        lines += ["<figure markdown>", f"![{env_id} {frame.caption}](img/{frame.name}){{ width=\"240\" }}",
                   f"<figcaption>{_html_text(frame.caption)}</figcaption>", "</figure>", ""]
-    lines += ["</div>", "", rest.strip().replace("\n## ", "\n## ").strip(), ""]
+    lines += ["</div>", "", rest.strip(), ""]
     return "\n".join(lines)
 
 
@@ -161,7 +168,7 @@ def write_site() -> None:
         mkdocs_gen_files.set_edit_path(f"envs/{slug(env_id)}.md", Path("..") / "docs" / "scripts" / "gallery.py")
         nav.append(f"* [{env_id}]({slug(env_id)}.md)")
     with mkdocs_gen_files.open("envs/index.md", "a") as handle:
-        handle.write("\n## The environments\n\n| id | what is built |\n|---|---|\n" + "\n".join(index_rows()) + "\n")
+        handle.write("\n## One page per environment\n\n| id | what is built |\n|---|---|\n" + "\n".join(index_rows()) + "\n")
     with mkdocs_gen_files.open("envs/SUMMARY.md", "w") as handle:
         handle.write("\n".join(nav) + "\n")
 
@@ -178,5 +185,5 @@ def main(out: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "gallery_out")
-else:
+elif __name__ == "<run_path>":  # run by mkdocs-gen-files (runpy.run_path); importing writes nothing
     write_site()

@@ -79,5 +79,6 @@ def write_reference() -> None:
         handle.writelines(nav.build_literate_nav())
 
 
-block_optional_extras()
-write_reference()
+if __name__ == "<run_path>":  # run by mkdocs-gen-files (runpy.run_path); importing writes nothing
+    block_optional_extras()
+    write_reference()

@@ -43,4 +43,5 @@ def write_report() -> None:
     mkdocs_gen_files.set_edit_path("results/report.md", Path("..") / "benchmarks" / "RESULTS.md")
 
 
-write_report()
+if __name__ == "<run_path>":  # run by mkdocs-gen-files (runpy.run_path); importing writes nothing
+    write_report()
