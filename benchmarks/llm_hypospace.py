@@ -167,8 +167,9 @@ def evaluate(model: Any, tok: Any, f: Any, task: dict[str, Any], seed: int, max_
 
 
 def grpo_train(model: Any, tok: Any, f: Any, tasks: Sequence[dict[str, Any]], train: dict[str, Any], seed: int,
-               alpha: float) -> None:
-    """``train["steps"]`` GRPOTrainer steps over ``tasks`` (``prompts_per_step`` groups of ``num_generations``)."""
+               alpha: float, device: str = "cpu") -> None:
+    """``train["steps"]`` GRPOTrainer steps over ``tasks`` (``prompts_per_step`` groups of ``num_generations``)
+    on ``device`` ("cpu", or "cuda" to let TRL use the GPU)."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
@@ -180,8 +181,8 @@ def grpo_train(model: Any, tok: Any, f: Any, tasks: Sequence[dict[str, Any]], tr
                           max_completion_length=train["max_completion_length"], max_steps=train["steps"],
                           learning_rate=train["learning_rate"], lr_scheduler_type="constant",
                           scale_rewards=train["scale_rewards"], loss_type=train["loss_type"],
-                          gradient_checkpointing=False, use_cpu=True, report_to="none", save_strategy="no",
-                          logging_steps=10_000, disable_tqdm=True, seed=seed)
+                          gradient_checkpointing=False, use_cpu=device == "cpu", report_to="none",
+                          save_strategy="no", logging_steps=10_000, disable_tqdm=True, seed=seed)
         reward = IPSReward(f, args=args, alpha=alpha, eps=train["eps"])
         repeat = max(1, -(-train["steps"] * b // len(tasks)))
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, processing_class=tok,

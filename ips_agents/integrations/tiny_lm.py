@@ -118,7 +118,7 @@ def positions_needed(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
         raise ValueError(f"need as many prompts as completions, got {len(prompts)} and {len(completions)}")
     p_len = [len(x) for x in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
     c_len = [len(x) for x in tokenizer(list(completions), add_special_tokens=False)["input_ids"]] if completions else []
-    pairs = max((p + c + 1 for p, c in zip(p_len, c_len, strict=True)), default=0)
+    pairs = max((p + c + 1 for p, c in zip(p_len, c_len, strict=True)), default=0) if c_len else 0
     return max(pairs, max(p_len) + int(max_new_tokens))
 
 
@@ -173,14 +173,14 @@ def pretrain(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, prompts
 
 
 @th.no_grad()
-def sample(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, prompt: str, n: int,
-           max_new_tokens: int = 64, seed: int | None = None, temperature: float = 1.0, batch_size: int = 512
-           ) -> list[str]:
-    """``n`` completions of ``prompt`` sampled from the model (pure sampling at ``temperature``, as in GRPO)."""
+def sample(model: Any, tokenizer: Any, prompt: str, n: int, max_new_tokens: int = 64, seed: int | None = None,
+           temperature: float = 1.0, batch_size: int = 512) -> list[str]:
+    """``n`` completions of ``prompt`` sampled from any causal LM (pure sampling at ``temperature``, as in GRPO),
+    on the model's device."""
     if seed is not None:
         th.manual_seed(seed)
     model.eval()
-    ids = tokenizer([prompt], add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = tokenizer([prompt], add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
     out: list[str] = []
     while len(out) < n:
         m = min(batch_size, n - len(out))
@@ -190,3 +190,38 @@ def sample(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, prompt: s
                              eos_token_id=tokenizer.eos_token_id)
         out += tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
     return out
+
+
+@th.no_grad()
+def sample_with_logprobs(model: Any, tokenizer: Any, prompt: str, n: int, max_new_tokens: int = 64,
+                         seed: int | None = None, batch_size: int = 512) -> tuple[list[str], list[tuple[int, ...]],
+                                                                                  np.ndarray]:
+    """``n`` completions sampled at temperature 1: texts, token ids (up to and including the end token) and the
+    sequence log-probability ``log pi(y | prompt)`` of each (the sum of its tokens' log-probabilities).
+
+    Tokens after a completion's end token are padding and do not count.
+    """
+    if seed is not None:
+        th.manual_seed(seed)
+    model.eval()
+    ids = tokenizer([prompt], add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
+    texts: list[str] = []
+    seqs: list[tuple[int, ...]] = []
+    logps: list[float] = []
+    eos = tokenizer.eos_token_id
+    while len(texts) < n:
+        m = min(batch_size, n - len(texts))
+        gen = model.generate(input_ids=ids.repeat(m, 1), attention_mask=th.ones_like(ids).repeat(m, 1),
+                             do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, output_scores=True,
+                             return_dict_in_generate=True)
+        new = gen.sequences[:, ids.shape[1]:]
+        token_logp = th.stack([th.log_softmax(s.float(), -1) for s in gen.scores], 1)   # [m, T, vocab]
+        picked = token_logp.gather(-1, new.unsqueeze(-1)).squeeze(-1)                  # [m, T]
+        ended = (new == eos).long().cumsum(1)
+        keep = (ended == 0) | ((ended == 1) & (new == eos))                               # up to the first end
+        logps += (picked * keep).sum(1).tolist()
+        for row, k in zip(new.tolist(), keep.tolist(), strict=True):
+            seqs.append(tuple(t for t, kk in zip(row, k, strict=True) if kk))
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+    return texts, seqs, np.asarray(logps, dtype=np.float64)
