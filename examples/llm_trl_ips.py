@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         s = recovery(model, tok, f, task)
         print(f"{label:11s}: RR@5|H| = {s['recovery']:.2f}, validity {s['validity']:.2f}, "
               f"distinct valid answers {s['valid_unique'] * 5 * len(f.admissible_outcomes(task)):.0f}")
+    if quick:
+        print("--quick ran 2 GRPO steps per arm: too short to learn, so GRPO and GRPO + IPS can print the same "
+              "numbers (without --quick: 15 steps each; python -m benchmarks.llm_hypospace compares them per task)")
     return 0
 
 

@@ -16,7 +16,8 @@ MUST_RUN_IN_CI = {"torchrl_ppo.py", "tianshou_dqn.py", "tianshou_ppo.py", "rllib
 """Library examples whose library `make test` installs: in CI they must not skip."""
 QUICK_SAYS = {
     **dict.fromkeys(["maskable_ppo.py", "ips_grpo_causal.py", "ips_grpo_custom_env.py", "molecules_budget.py",
-                     "cleanrl_ppo.py", "torchrl_ppo.py", "tianshou_dqn.py", "tianshou_ppo.py", "rllib_ppo.py"],
+                     "cleanrl_ppo.py", "torchrl_ppo.py", "tianshou_dqn.py", "tianshou_ppo.py", "rllib_ppo.py",
+                     "llm_trl_ips.py"],
                     ("too short to learn",)),
     "maskable_ppo.py": ("too short to learn", "target (reward-proportional)", "masked evaluate_policy"),
     "ips_grpo_causal.py": ("too short to learn", "perfect sampler", "varies from draw to draw"),
