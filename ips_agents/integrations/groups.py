@@ -12,15 +12,19 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-try:  # the IPS arithmetic lives in ips_agents.estimators (formerly ips_agents.ips)
+try:  # the IPS arithmetic lives in ips_agents.estimators (formerly ips_agents.estimators)
     from ips_agents.estimators import group_frequencies, ips_rewards
 except ImportError:  # pragma: no cover - before the move
-    from ips_agents.ips import group_frequencies, ips_rewards
+    from ips_agents.estimators import group_frequencies, ips_rewards
 
 NO_ANSWER = "\x00no answer"
 """Outcome counted for completions without a parsed answer (their reward is 0, so their weight never matters)."""
 
-__all__ = ["NO_ANSWER", "group_frequencies", "ips_rewards", "outcome_keys", "scale_by_group"]
+__all__ = ["NO_ANSWER", "PROPENSITY_RULES", "group_frequencies", "ips_rewards", "outcome_keys", "scale_by_group",
+           "sequence_propensities"]
+
+PROPENSITY_RULES = ("count", "mass", "max", "singleton_mass")
+"""Ways :func:`sequence_propensities` estimates ``p(o)`` from a group (see there)."""
 
 
 def outcome_keys(outcomes: Sequence[Hashable | None]) -> np.ndarray:
@@ -46,3 +50,46 @@ def scale_by_group(rewards: Sequence[float], outcomes: Sequence[Hashable | None]
     _, group_index = np.unique(np.array([str(g) for g in groups], dtype=object).astype(str), return_inverse=True)
     freq = group_frequencies(outcome_keys(outcomes), group_index)
     return ips_rewards(rewards, freq, alpha=alpha, eps=eps), freq
+
+
+def sequence_propensities(outcomes: Sequence[Hashable | None], groups: Sequence[Hashable],
+                          sequences: Sequence[Hashable], logprobs: Sequence[float], rule: str = "mass") -> np.ndarray:
+    """Each sample's outcome probability estimated from its group's sampled sequences and their log-probabilities.
+
+    For an outcome ``o`` of a group of ``G``: ``count`` = ``n_o / G`` (what IPS-GRPO uses), ``mass`` = the summed
+    probability ``sum exp(logprob(y))`` of the *distinct* sampled sequences ``y`` that read as ``o`` (a lower
+    bound of ``p(o)`` that, unlike the count, can be far below ``1 / G``), ``max`` = the larger of the two,
+    ``singleton_mass`` = ``mass`` for an outcome sampled once and ``count`` otherwise.
+
+    Args:
+        outcomes: outcome key per sample (``None``: no answer).
+        groups: group id per sample (one prompt's completions).
+        sequences: a hashable identity of each sample's text (its token ids or string): equal sequences
+            count once in ``mass``.
+        logprobs: ``log pi(y | prompt)`` of each sample's whole sequence.
+        rule: one of :data:`PROPENSITY_RULES`.
+    """
+    if rule not in PROPENSITY_RULES:
+        raise ValueError(f"rule must be one of {PROPENSITY_RULES}, got {rule!r}")
+    n = len(outcomes)
+    if not len(groups) == len(sequences) == len(logprobs) == n:
+        raise ValueError(f"need one group, sequence and log-probability per outcome, got {n} outcomes, {len(groups)} "
+                         f"groups, {len(sequences)} sequences and {len(logprobs)} log-probabilities")
+    keys = outcome_keys(outcomes)
+    logprobs = np.asarray(logprobs, dtype=np.float64)
+    if np.any(logprobs > 1e-6):
+        raise ValueError(f"log-probabilities must be <= 0, got a maximum of {logprobs.max()}")
+    members: dict[tuple[str, str], list[int]] = {}
+    sizes: dict[str, int] = {}
+    for i, (g, o) in enumerate(zip(map(str, groups), keys, strict=True)):
+        members.setdefault((g, o), []).append(i)
+        sizes[g] = sizes.get(g, 0) + 1
+    out = np.empty(n, dtype=np.float64)
+    for (g, _), idx in members.items():
+        count = len(idx) / sizes[g]
+        distinct = {sequences[i]: logprobs[i] for i in idx}
+        mass = min(1.0, max(float(np.exp(list(distinct.values())).sum()), np.finfo(np.float64).tiny))
+        value = {"count": count, "mass": mass, "max": max(count, mass),
+                 "singleton_mass": mass if len(idx) == 1 else count}[rule]
+        out[idx] = value
+    return out
