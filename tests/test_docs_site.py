@@ -16,7 +16,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import urllib.error
@@ -26,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.isolated_process import run_process
 
 pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install -e '.[docs]'; make docs)")
 griffe = pytest.importorskip("griffe", reason="the docs extra is not installed (pip install -e '.[docs]')")
@@ -51,8 +52,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert (path / "index.html").exists(), f"IPS_DOCS_SITE={given} holds no built site"
         return path
     out = tmp_path_factory.mktemp("site")
-    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                         env={**os.environ, **BUILD_ENV}, capture_output=True, text=True, timeout=900)
+    run = run_process([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
+                      env={**os.environ, **BUILD_ENV}, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, f"mkdocs build --strict failed:\n{run.stdout[-4000:]}\n{run.stderr[-8000:]}"
     return out
 
@@ -242,3 +243,27 @@ def test_importing_the_generators_writes_nothing_into_docs() -> None:
     generated = [path for path in ("reference", "envs/img", "envs/SUMMARY.md", "results/report.md")
                  if (ROOT / "docs" / path).exists()]
     assert not generated, f"generated files in docs/: {generated}"
+
+
+def test_rest_constructs_of_the_docstrings_become_markdown() -> None:
+    from griffe_rest import rest_to_markdown
+
+    text = """Summary with :class:`~ips_agents.IPSGRPO` and :func:`ips_envs.make`.
+
+====== =====
+preset key
+====== =====
+"a"    ``x``
+"b"    ``y``
+====== =====
+
+Example::
+
+    env = make()
+    env.reset()
+
+After."""
+    out = rest_to_markdown(text)
+    assert "`IPSGRPO`" in out and "`ips_envs.make`" in out and ":class:" not in out
+    assert "| preset | key |\n|---|---|\n| \"a\" | ``x`` |\n| \"b\" | ``y`` |" in out
+    assert "Example:\n\n```python\nenv = make()\nenv.reset()\n```" in out and out.rstrip().endswith("After.")
