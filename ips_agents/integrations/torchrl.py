@@ -6,16 +6,12 @@ entry into a tensor and fails with "indexing a tensordict with td.batch_dims==0 
 observation (its terminal-observation reader cannot iterate ``final_obs`` as a dict). :func:`make_torchrl_env`
 picks what works for each case:
 
-=============================== =====================================================================
-env                             what it builds
-=============================== =====================================================================
-single env                      ``GymWrapper(ActionMaskObservation(env, preset="torchrl"))``
-vector env, ``DISABLED`` mode   the same (TorchRL resets finished copies itself; its preferred mode)
-vector env, ``SAME_STEP`` mode  ``GymWrapper(TensorInfo(env))``: the flat observation, the mask read from
-                                ``info["action_mask"]`` (and from ``final_info`` at episode ends), the
-                                string outcome left out
-vector env, ``NEXT_STEP`` mode  refused: TorchRL's ``GymWrapper`` takes ``SAME_STEP`` or ``DISABLED`` only
-=============================== =====================================================================
+* a single env, or a vector env in ``DISABLED`` mode (TorchRL resets finished copies itself; its preferred
+  mode): ``GymWrapper(ActionMaskObservation(env, preset="torchrl"))``;
+* a vector env in ``SAME_STEP`` mode: ``GymWrapper(TensorInfo(env))``, the flat observation with the mask read
+  from ``info["action_mask"]`` (and from ``final_info`` at episode ends), the string outcome left out;
+* a vector env in ``NEXT_STEP`` mode: refused, as TorchRL's ``GymWrapper`` takes ``SAME_STEP`` or ``DISABLED``
+  only;
 
 and appends TorchRL's ``ActionMask`` transform, so ``env.rand_step()``, ``check_env_specs`` and an actor with
 ``MaskedCategorical`` / ``MaskedOneHotCategorical`` (``in_keys={"logits": ..., "mask": "action_mask"}``)
