@@ -2,8 +2,9 @@
 
 Spaces (masks at their defaults): HyperGrid 2D H=8 and 4D H=8 (distance: exact L1, threshold 1e-3), Boolean
 x,y,z depth 2 and 3, causal DAGs on 5 nodes, voxels 4x4 with sparse top views and no top-view mask (distance:
-exact TV, threshold 0.05). Methods: IPS-GRPO at its defaults, IPS-GRPO with off-policy exploration
-(``explore_eps``, exact correction), GRPO, trajectory balance and FlowRL (ips-rl's). Every run is evaluated exactly
+exact TV, threshold 0.05). Methods: IPS-GRPO at its defaults (off-policy exploration 0.05 falling to 0, exact
+correction), IPS-GRPO on-policy (``explore_eps=0``, the default before exploration), IPS-GRPO with constant
+exploration, GRPO, trajectory balance and FlowRL (ips-rl's). Every run is evaluated exactly
 ``--evals`` times; the report gives the distance at each checkpoint, the trajectories and training seconds to the
 threshold, and at the end the mass on the admissible set and the support kept (admissible outcomes holding at
 least a tenth of their target probability), with figures of distance vs trajectories and vs seconds. Runs of all
@@ -49,8 +50,8 @@ SPACES: dict[str, dict[str, Any]] = {
 
 METHODS: dict[str, tuple[type, dict[str, Any]]] = {
     "IPS-GRPO (defaults)": (IPSGRPO, {}),
-    "IPS-GRPO explore 0.05": (IPSGRPO, {"explore_eps": 0.05}),
-    "IPS-GRPO explore 0.2": (IPSGRPO, {"explore_eps": 0.2}),
+    "IPS-GRPO on-policy": (IPSGRPO, {"explore_eps": 0.0}),
+    "IPS-GRPO constant explore 0.05": (IPSGRPO, {"explore_schedule": "constant"}),
     "GRPO": (GRPO, {}),
     "TB": (TrajectoryBalance, {}),
     "FlowRL": (TrajectoryBalance, {"objective": "flowrl"}),

@@ -9,7 +9,7 @@ import pytest
 SCRIPTS = {
     "env_throughput": [], "hypergrid": [], "hypospace": [], "ablation": [], "larger_spaces": [], "estimators": [],
     "training_throughput": [], "path_multiplicity": [], "time_to_quality": [], "defaults": [], "generalisation": [],
-    "llm_hypospace": [], "large_spaces": ["--methods", "IPS-GRPO explore 0.2", "TB"],
+    "llm_hypospace": [], "large_spaces": ["--methods", "IPS-GRPO (defaults)", "TB"],
     # without a torchgfn interpreter (as on CI) only the ips-rl side runs
     "torchgfn_compare": ["--torchgfn-python", "none"],
     # --quick is a 1,000-call budget on two oracles (minutes); the smoke test only checks the pipeline

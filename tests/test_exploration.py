@@ -54,7 +54,8 @@ def test_exploration_keeps_the_reward_proportional_fixed_point():
     kwargs = {"ndim": 1, "height": 4}  # rewards 0.6, 0.1, 0.1, 0.6
     env = gym.make("IPS/HyperGrid-v0", **kwargs)
     env.reset(seed=0)
-    model = IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", env_kwargs=kwargs, explore_eps=0.5, group_size=16, n_groups=4,
+    model = IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", env_kwargs=kwargs, explore_eps=0.5, explore_schedule="constant",
+                    group_size=16, n_groups=4,
                     policy_kwargs={"net_arch": [32]}, seed=0)
     model.learn(30_000)
     dist = exact_outcome_distribution(model, env)
@@ -66,3 +67,17 @@ def test_exploration_needs_a_probability_based_estimator():
         IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", ips_estimator="count", explore_eps=0.1)
     with pytest.raises(ValueError, match="explore_eps must be"):
         IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", explore_eps=1.0)
+
+
+def test_exploration_defaults_follow_the_estimator_and_decay_over_learn():
+    paths = IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", env_kwargs={"height": 4}, group_size=4, n_groups=2, seed=0)
+    assert paths.ips_estimator == "paths" and paths.explore_eps == 0.05 and paths.explore_schedule == "linear"
+    count = IPSGRPO("MlpPolicy", "IPS/HyperGrid-v0", ips_estimator="count", group_size=4, n_groups=2, seed=0)
+    assert count.explore_eps == 0.0
+    from ips_agents import GRPO
+
+    assert GRPO("MlpPolicy", "IPS/HyperGrid-v0", group_size=4, n_groups=2, seed=0).explore_eps == 0.0
+    paths._current_progress_remaining = 0.25
+    assert paths._rollout_kwargs() == {"explore_eps": pytest.approx(0.0125)}
+    paths.explore_schedule = "constant"
+    assert paths._rollout_kwargs() == {"explore_eps": 0.05}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch as th
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import LinearSchedule
 
@@ -35,6 +36,13 @@ DECAYING_LEARNING_RATE_START = 3e-3
 """Start of the default learning rate of the probability-based estimators (it falls linearly to 0)."""
 DEFAULT_N_GROUPS = 4
 """``n_groups`` when the env is given by id (a vector env's ``num_envs`` sets it otherwise)."""
+MAX_ENV_COPIES = 2**20
+"""Largest ``group_size * n_groups`` (env copies stepped together); also the bound of each of the two."""
+MAX_SEED = 2**32 - 1
+"""Largest seed: numpy's legacy seeding, which SB3 uses, takes integers in [0, 2**32 - 1]."""
+EXPLORE_EPS = 0.05
+"""Default exploration rate of the probability-based estimators (benchmarks/large_spaces.py)."""
+EXPLORE_SCHEDULES = ("linear", "constant")
 COUNT_EPS = 0.01
 """Default ``ips_eps`` of the count estimator (the best cell of benchmarks/ablation.py)."""
 PROBABILITY_EPS = 1e-6
@@ -81,18 +89,20 @@ class Setting:
         if self.choices is not None:
             return f"one of {list(self.choices)}"
         bounds = []
+        number = (lambda x: str(int(x))) if self.kind is int else (lambda x: f"{x:g}")
         if self.low is not None:
-            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+            bounds.append(f"{'>' if self.low_open else '>='} {number(self.low)}")
         if self.high is not None:
-            bounds.append(f"<= {self.high:g}")
+            bounds.append(f"<= {number(self.high)}")
         kind = "an integer" if self.kind is int else "a finite number"
         return " ".join([kind, " and ".join(bounds)]).strip()
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("group_size", 16, int, "G, trajectories per task instance (>= 2: advantages are group-relative)", low=2),
+    Setting("group_size", 16, int, "G, trajectories per task instance (>= 2: advantages are group-relative)", low=2,
+            high=MAX_ENV_COPIES),
     Setting("n_groups", None, int, f"B, task instances per update; default {DEFAULT_N_GROUPS}, or num_envs // "
-            "group_size when the env is a vector env", low=1),
+            "group_size when the env is a vector env", low=1, high=MAX_ENV_COPIES),
     Setting("ips_alpha", 1.0, float, "tempering exponent: rewards are divided by p ** ips_alpha; 0 is GRPO",
             low=0.0, high=1.0),
     Setting("ips_eps", None, float, f"probability floor of the IPS weight; default {COUNT_EPS} with the count "
@@ -101,8 +111,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "counts, else count", choices=ESTIMATOR_NAMES),
     Setting("advantage_norm", None, str, "divide advantages by the group std, the batch std, or not at all; "
             "default group with the count estimator, none with the others", choices=estimators.ADVANTAGE_NORMS),
-    Setting("explore_eps", 0.0, float, "sample from (1 - explore_eps) * policy + explore_eps * uniform over legal "
-            "actions, with the exact off-policy correction (probability-based estimators only)", low=0.0, high=0.99),
+    Setting("explore_eps", None, float, "sample from (1 - eps) * policy + eps * uniform over legal actions, with the "
+            f"exact off-policy correction; default {EXPLORE_EPS} with the paths / exact / trajectory estimators, 0 "
+            "with the count estimator and GRPO", low=0.0, high=0.99),
+    Setting("explore_schedule", "linear", str, "linear: the exploration rate falls linearly to 0 over each learn() "
+            "call (as the default learning rate); constant: it stays at explore_eps", choices=EXPLORE_SCHEDULES),
     Setting("clip_range", 0.2, float, "PPO ratio clipping", low=0.0, low_open=True),
     Setting("n_epochs", 1, int, "gradient passes over each batch", low=1),
     Setting("minibatch_size", None, int, "trajectories per gradient step (default: the whole batch)", low=1),
@@ -133,6 +146,7 @@ class EstimatorDefaults:
     ips_eps: float
     advantage_norm: str
     learning_rate: float | Schedule
+    explore_eps: float = 0.0
 
 
 def default_estimator(ips_alpha: float, env_has_path_counts: bool | None) -> str:
@@ -141,13 +155,16 @@ def default_estimator(ips_alpha: float, env_has_path_counts: bool | None) -> str
 
 
 def resolve_estimator_defaults(estimator: str, ips_alpha: float, ips_eps: float | None, advantage_norm: str | None,
-                               learning_rate: float | Schedule | None) -> EstimatorDefaults:
+                               learning_rate: float | Schedule | None, explore_eps: float | None = None
+                               ) -> EstimatorDefaults:
     """Fill the settings left at None for ``estimator``: the one place defaults are resolved.
 
     Probability-based estimators (paths, exact, trajectory) get ``ips_eps`` :data:`PROBABILITY_EPS`, no advantage
     normalisation and a learning rate falling linearly from :data:`DECAYING_LEARNING_RATE_START` to 0; the count
     estimator (and GRPO, ``ips_alpha == 0``, for the learning rate) gets :data:`COUNT_EPS`, group normalisation
-    and the constant :data:`CONSTANT_LEARNING_RATE`.
+    and the constant :data:`CONSTANT_LEARNING_RATE`. Exploration (:data:`EXPLORE_EPS`) is on by default only with
+    the probability-based estimators and IPS on: their exact off-policy correction needs ``p(tau)``, and outcomes the
+    policy has nearly lost are then still sampled and weighted back (the count estimator cannot see them).
     """
     found = estimators.get_estimator(estimator)
     probabilities = found.from_probabilities
@@ -159,7 +176,19 @@ def resolve_estimator_defaults(estimator: str, ips_alpha: float, ips_eps: float 
         ips_eps=(PROBABILITY_EPS if probabilities else COUNT_EPS) if ips_eps is None else ips_eps,
         advantage_norm=("none" if probabilities else "group") if advantage_norm is None else advantage_norm,
         learning_rate=learning_rate,
+        explore_eps=(EXPLORE_EPS if probabilities and ips_alpha > 0 else 0.0) if explore_eps is None else explore_eps,
     )
+
+
+def check_device(device: Any) -> None:
+    """ValueError unless ``device`` is ``"auto"``, a ``torch.device`` or a string torch reads as one."""
+    if isinstance(device, th.device) or device == "auto":
+        return
+    try:
+        th.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>', 'mps' or a torch.device, "
+                         f"got {device!r}") from None
 
 
 def check_value(setting: Setting, value: Any) -> Any:

@@ -11,6 +11,7 @@ import gymnasium as gym
 from stable_baselines3.common.logger import Logger
 
 from ips_agents.evaluation import exact_outcome_distribution, outcome_report
+from ips_agents.algorithms.base import torch_threads
 from ips_agents.algorithms.ips_grpo import IPSGRPO
 from ips_envs.core.validation import check_int
 
@@ -48,12 +49,13 @@ def train_trajectories(model: IPSGRPO, trajectories: int, schedule_total: int | 
         model.set_logger(Logger(folder=None, output_formats=[]))
     horizon = schedule_total or trajectories
     t0 = time.perf_counter()
-    while model.num_trajectories < trajectories:
-        model._update_current_progress_remaining(model.num_trajectories, horizon)
-        batch = model.collect_batch()
-        assert batch is not None
-        model.num_trajectories += batch.n_trajectories
-        model.train_on_batch(batch)
+    with torch_threads(getattr(model, "torch_threads", None)):  # as learn() does
+        while model.num_trajectories < trajectories:
+            model._update_current_progress_remaining(model.num_trajectories, horizon)
+            batch = model.collect_batch()
+            assert batch is not None
+            model.num_trajectories += batch.n_trajectories
+            model.train_on_batch(batch)
     return time.perf_counter() - t0
 
 
