@@ -11,8 +11,22 @@ import pytest
 import torch
 
 import ips_envs
+from tests.isolated_process import Children
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def children():
+    """Start processes that cannot outlive the test: ``children.start(cmd, **popen_kwargs)`` returns the ``Popen``.
+    Each child runs in a session of its own with the default SIGINT / SIGTERM dispositions (so a suite started
+    with SIGINT ignored can still interrupt it), and every session is killed (SIGKILL) when the test ends, whatever
+    happened. (A child run to its end: ``tests.isolated_process.run_process``, ``subprocess.run``'s arguments.)"""
+    started = Children()
+    try:
+        yield started
+    finally:
+        started.kill_all()
 
 
 def random_legal(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:

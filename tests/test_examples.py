@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.isolated_process import run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -34,8 +35,8 @@ def _python(script: Path) -> str:
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs_quick(script: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([_python(script), str(script), "--quick"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=900)
+    run = run_process([_python(script), str(script), "--quick"], cwd=ROOT, env=env, capture_output=True,
+                      text=True, timeout=900)
     assert run.returncode == 0, f"{script.name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}"
     last = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     if last.endswith("skipped"):

@@ -4,7 +4,6 @@ RLlib's example text and a bare editable install; each test failed before its fi
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 import ips_envs
 import ips_envs_plugin
+from tests.isolated_process import run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_LIBRARIES = ROOT / "docs" / "guide" / "other-libraries.md"
@@ -133,8 +133,8 @@ def test_rllib_example_no_longer_says_plain_ids_fail_in_workers():
 def test_editable_wheel_ships_the_startup_file(tmp_path):
     """`pip install -e .` installs the editable wheel setuptools builds: it must carry ips_rl_gymnasium.pth."""
     code = "import sys; from setuptools import build_meta; print(build_meta.build_editable(sys.argv[1]))"
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    run = run_process([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                      timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     wheel = tmp_path / run.stdout.strip().splitlines()[-1]
     with zipfile.ZipFile(wheel) as archive:
@@ -143,7 +143,7 @@ def test_editable_wheel_ships_the_startup_file(tmp_path):
 
 def test_plain_ids_in_a_fresh_process():
     code = "import gymnasium as gym; gym.make('IPS/HyperGrid-v0'); print('ok')"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    run = run_process([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
     assert ips_envs.ENV_IDS
 

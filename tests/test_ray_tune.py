@@ -73,7 +73,7 @@ def test_two_trial_sweep_on_ray_is_bit_identical_to_the_sequential_run(local_ray
     assert [p.name for p in tmp_path.iterdir()] == [f"sweep-{fingerprint(units)[:12]}"]
 
 
-def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(local_ray, tmp_path):
+def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(local_ray, tmp_path, children):
     log, flag, storage = tmp_path / "log.txt", tmp_path / "go", tmp_path / "tune"
     script = (
         "import sys; from ips_agents.integrations.ray_tune import RayOptions; from ips_agents.runs.units import Unit, run_units; from tests.ray_units import record\n"
@@ -82,8 +82,8 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(local_ray,
         f"run_units(units, RayOptions(address={local_ray!r}, storage={str(storage)!r}, name='exp', verbose=0,\n"
         "                             cpus_per_trial=2))\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    child = children.start([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # trial a has finished and b is running
         if log.exists() and log.read_text().split() == ["a", "b"]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from importlib.metadata import entry_points
 
@@ -15,6 +14,7 @@ import pytest
 import ips_envs
 import ips_envs_plugin
 from ips_envs.registration import register_all
+from tests.isolated_process import run_process
 
 FRESH = """
 import sys, gymnasium as gym
@@ -26,7 +26,7 @@ print(type(env.unwrapped).__name__, type(envs.unwrapped).__name__, envs.autorese
 
 
 def test_module_prefixed_ids_resolve_without_importing_ips_envs():
-    run = subprocess.run([sys.executable, "-c", FRESH], capture_output=True, text=True, timeout=300)
+    run = run_process([sys.executable, "-c", FRESH], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ["CausalDAGEnv", "HyperGridVectorEnv", "SAME_STEP"]
 
@@ -52,8 +52,8 @@ print(type(env.unwrapped).__name__, type(envs.unwrapped).__name__)
 def test_startup_file_makes_plain_ids_resolve_in_a_fresh_interpreter(tmp_path):
     path = ips_envs_plugin.install(tmp_path)
     assert ips_envs_plugin.installed(tmp_path) and open(path).read() == ips_envs_plugin.PTH_LINE
-    run = subprocess.run([sys.executable, "-c", f"import site; site.addsitedir({str(tmp_path)!r})\n" + PLAIN],
-                         capture_output=True, text=True, timeout=300)
+    run = run_process([sys.executable, "-c", f"import site; site.addsitedir({str(tmp_path)!r})\n" + PLAIN],
+                      capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ["CausalDAGEnv", "HyperGridVectorEnv"]
 
@@ -61,11 +61,11 @@ def test_startup_file_makes_plain_ids_resolve_in_a_fresh_interpreter(tmp_path):
 def test_hook_waits_for_gymnasium_and_can_be_turned_off(tmp_path):
     ips_envs_plugin.install(tmp_path)
     check = f"import site, sys; site.addsitedir({str(tmp_path)!r}); print('ips_envs' in sys.modules)\n"
-    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
+    run = run_process([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
     assert run.stdout.split() == ["False"], run.stderr  # nothing of ips-rl is imported until Gymnasium is
     off = {**os.environ, ips_envs_plugin.DISABLE_VARIABLE: "1"}
     code = check + "import gymnasium as gym; print('IPS/CausalDAG-v0' in gym.registry)"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=off)
+    run = run_process([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=off)
     assert run.stdout.split() == ["False", "False"], run.stderr
 
 
@@ -81,5 +81,5 @@ def test_this_environment_has_the_startup_file():
     """`make install` writes it (an editable install gets no .pth from the wheel)."""
     if not ips_envs_plugin.installed():
         pytest.fail(f"{ips_envs_plugin.pth_path()} is missing: run `python -m ips_envs_plugin install`")
-    run = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, text=True, timeout=300)
+    run = run_process([sys.executable, "-c", PLAIN], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -12,6 +12,7 @@ from ips_agents.runs.sweep import trial_name
 from ips_agents.runs.training import load_run
 from ips_agents.integrations.ray_tune import RayOptions
 from ips_agents.runs.units import Unit, run_grouped, run_units
+from tests.isolated_process import run_process
 
 
 def _square(x: int) -> int:
@@ -79,9 +80,8 @@ def test_bad_sweeps_are_one_line_errors_with_exit_2(tmp_path, capsys, argv, mess
 
 
 def test_the_core_and_the_benchmarks_do_not_import_ray():
-    import subprocess
     import sys
 
     code = ("import sys, ips_envs, ips_agents, ips_agents.runs.units, ips_agents.runs.sweep, ips_agents.cli, benchmarks.ablation, "
             "benchmarks.hypospace, benchmarks.hypergrid; assert 'ray' not in sys.modules, 'ray imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run_process([sys.executable, "-c", code], check=True, timeout=300)

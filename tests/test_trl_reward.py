@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import warnings
 from types import SimpleNamespace
@@ -14,6 +13,7 @@ import torch as th
 
 from ips_agents.trl import IPSReward, task_dataset
 from ips_envs.text import face
+from tests.isolated_process import run_process
 
 TASK = {"n_nodes": 4, "observations": [{"perturb": "A", "descendants": ["B", "D"]},
                                        {"perturb": "B", "descendants": []},
@@ -140,7 +140,7 @@ def test_task_dataset():
 def test_core_package_does_not_import_trl():
     code = ("import sys, ips_agents, ips_agents.evaluation, ips_envs.text; "
             "assert not {'trl', 'transformers', 'datasets'} & set(sys.modules), sorted(sys.modules)")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run_process([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_grpo_trainer_steps_end_to_end(tmp_path):
