@@ -55,3 +55,12 @@ def test_sampled_log_probabilities_match_frequencies():
     freq, p = len(by_seq[top]) / 3000, math.exp(by_seq[top][0])
     assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / 3000) + 1e-3
     assert sum(math.exp(v[0]) for v in by_seq.values()) <= 1 + 1e-6
+
+
+def test_estimator_benchmark_quick(capsys):
+    pytest.importorskip("transformers")
+    from benchmarks import llm_text_estimator
+
+    assert llm_text_estimator.main(["--quick", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"| 8 | {rule} |" in out for rule in PROPENSITY_RULES) and "lowest push error" in out
