@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -84,13 +87,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_out(out: str) -> Path:
+    """The output file ``out``, checked before any work: a non-empty path in an existing, writable folder."""
+    path = Path(out)
+    if not out.strip():
+        raise ValueError(f"--out is empty ({out!r}): give a file name such as 'tasks.json'")
+    if path.is_dir():
+        raise ValueError(f"--out {out!r} is a folder: give a file name such as {str(path / 'tasks.json')!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"--out {out!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--out {out!r} is not writable (permission denied)")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = vars(_parser().parse_args(argv))
+    """Build one dataset and write it; a bad value or an unwritable ``--out`` is one line on stderr, status 2."""
+    parser = _parser()
+    args = vars(parser.parse_args(argv))
     domain, out, split_seed = args.pop("domain"), args.pop("out"), args.pop("split_seed")
     env_kwargs = {k: v for k, v in args.items() if v is not None}
-    data = build_dataset(DOMAINS[domain], env_kwargs, split_seed)
-    with open(out, "w") as f:
-        json.dump(data, f, indent=1)
+    try:
+        path = check_out(out)
+        data = build_dataset(DOMAINS[domain], env_kwargs, split_seed)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+    except (OSError, ValueError) as e:
+        print(f"{parser.prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
     sizes = [len(r["admissible"]) for r in data["tasks"]]
     print(f"wrote {data['n_tasks']} tasks to {out} (|admissible| median {int(np.median(sizes))}, "
           f"max {max(sizes)}; {sum(r['split'] == 'train' for r in data['tasks'])} train)")

@@ -207,7 +207,7 @@ def test_bad_tasks_fail_at_construction(tasks, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"group_size": True}, "group_size must be an integer"),
-    ({"n_groups": True}, "n_groups must be a positive integer"),
+    ({"n_groups": True}, r"n_groups must be an integer in \[1, 1048576\]"),
     ({"n_epochs": 1.0}, "n_epochs must be a positive integer"),
     ({"minibatch_size": False}, "minibatch_size must be a positive integer"),
 ])

@@ -122,3 +122,14 @@ def test_ips_rl_sweep_on_ray_writes_the_run_folders_ips_rl_train_writes(local_ra
     summary = json.loads((sweep / "sweep.json").read_text())
     assert [row["trial"] for row in summary] == ["seed=0", "seed=1"]
     assert summary[1]["last"]["time/total_timesteps"] == alone.num_timesteps
+
+
+def test_a_trial_that_fails_on_ray_is_one_line_naming_its_error(local_ray, tmp_path, capsys):
+    """A user error inside a Ray trial (a task the env refuses): exit status 2, the trial and its error named."""
+    train_args = ["--env", "IPS/HyperGrid-v0", "--timesteps", "100", "--n-groups", "2", "--group-size", "2",
+                  "--net-arch", "4", "--env-kwargs", '{"height": 3}', "--task", '{"bogus": 1}']
+    assert main(["sweep", "--out", str(tmp_path / "sweep"), "--ray", "--", *train_args]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("ips-rl sweep: error: 1 of 1 trials did not finish (seed=0); first error: seed=0: "
+                           "ValueError"), last
+    assert "Traceback" not in last and not (tmp_path / "sweep" / "run.lock").exists()

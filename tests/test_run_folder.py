@@ -21,6 +21,7 @@ import torch
 
 import ips_agents.runs.training as training
 from ips_agents.runs import RunConfig, load_run, train_run
+from tests.isolated_process import Children, run_process
 
 # the default learning rate of the default (paths) estimator decays linearly over the run: its progress must
 # survive the interruptions too
@@ -29,14 +30,16 @@ TINY = ["--env", "IPS/HyperGrid-v0", "--env-kwargs", '{"height": 4}', "--n-group
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ips_agents.cli", *args], cwd=cwd, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(children: Children, *args: str, cwd: Path) -> subprocess.Popen:
+    """``ips-rl *args`` started as a child of the test (killed when the test ends, whatever happens)."""
+    return children.start([sys.executable, "-m", "ips_agents.cli", *args], cwd=cwd, env=ENV,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ips_agents.cli", *args], cwd=cwd, env=ENV, capture_output=True,
-                          text=True, timeout=timeout)
+    """``ips-rl *args`` run to the end (its output captured; its session killed on return)."""
+    return run_process([sys.executable, "-m", "ips_agents.cli", *args], cwd=cwd, env=ENV, capture_output=True,
+                       text=True, timeout=timeout)
 
 
 def rows(folder: Path) -> list[list[str]]:
@@ -58,11 +61,12 @@ def parameters(model) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.policy.state_dict().items()}
 
 
-def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, children):
     """SIGINT, SIGKILL, SIGTERM, each followed by --resume: the same parameters and log rows as one clean run."""
     timesteps = "3000"
     reference = tmp_path / "reference"
-    assert run("train", *TINY, "--timesteps", timesteps, "--out", str(reference), cwd=tmp_path).returncode == 0
+    done = run("train", *TINY, "--timesteps", timesteps, "--out", str(reference), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     folder = tmp_path / "run"
     seen: list[list[str]] = []
 
@@ -72,7 +76,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
         seen[:] = now
 
     # 1. SIGINT: the current batch is finished and saved, exit status 0, no traceback
-    proc = start("train", *TINY, "--timesteps", timesteps, "--out", str(folder), cwd=tmp_path)
+    proc = start(children, "train", *TINY, "--timesteps", timesteps, "--out", str(folder), cwd=tmp_path)
     wait_for_rows(proc, folder, 4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -83,7 +87,8 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert 0 < saved < int(timesteps)
 
     # 2. SIGKILL: no handler runs; the lock and a half-written checkpoint are left behind
-    proc = start("train", "--resume", "--out", str(folder), "--no-progress", "--checkpoint-every", "1", cwd=tmp_path)
+    proc = start(children, "train", "--resume", "--out", str(folder), "--no-progress", "--checkpoint-every", "1",
+                 cwd=tmp_path)
     wait_for_rows(proc, folder, len(seen) + 3)
     proc.kill()
     proc.communicate(timeout=60)
@@ -93,7 +98,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     check_kept()
 
     # 3. SIGTERM, then resume to the end
-    proc = start("train", "--resume", "--out", str(folder), "--no-progress", cwd=tmp_path)
+    proc = start(children, "train", "--resume", "--out", str(folder), "--no-progress", cwd=tmp_path)
     wait_for_rows(proc, folder, len(seen) + 3)
     assert not leftover.exists()  # the lock holder removed what the SIGKILL left
     proc.send_signal(signal.SIGTERM)
@@ -113,8 +118,10 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert all(torch.equal(opt_a["state"][i]["exp_avg"], opt_b["state"][i]["exp_avg"]) for i in opt_a["state"])
     # the log: every update of the clean run appears, with the same values (time columns aside)
     header = seen[0]
+    # (time/iterations continues across resumes: the same numbers as the uninterrupted run)
     keep = [i for i, k in enumerate(header) if not k.startswith("time/") or k in ("time/total_timesteps",
-                                                                                  "time/trajectories")]
+                                                                                  "time/trajectories",
+                                                                                  "time/iterations")]
     ref_rows = rows(reference)
     ref_keep = [ref_rows[0].index(header[i]) for i in keep]
     # (rows logged after the SIGKILLed segment's last checkpoint appear twice: that batch was trained again,
@@ -122,15 +129,15 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert {tuple(r[i] for i in ref_keep) for r in ref_rows[1:]} == {tuple(r[i] for i in keep) for r in seen[1:]}
 
 
-def test_second_writer_is_refused_naming_the_holder(tmp_path):
+def test_second_writer_is_refused_naming_the_holder(tmp_path, children):
     folder = tmp_path / "run"
-    first = start("train", *TINY, "--timesteps", "10000000", "--out", str(folder), cwd=tmp_path)
+    first = start(children, "train", *TINY, "--timesteps", "10000000", "--out", str(folder), cwd=tmp_path)
     try:
         wait_for_rows(first, folder, 2)
         config_before = (folder / "config.json").read_text()
         for extra in ([], ["--resume"]):
-            second = run("train", *TINY, "--env", "IPS/CausalDAG-v0", "--timesteps", "500", "--out", str(folder),
-                         *extra, cwd=tmp_path)
+            second = run("train", *TINY, "--env", "IPS/CausalDAG-v0", "--timesteps", "500", "--out",
+                         str(folder), *extra, cwd=tmp_path)
             assert second.returncode == 2
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1 and "locked" in lines[0], second.stderr

@@ -37,8 +37,10 @@ from stable_baselines3.common.type_aliases import MaybeCallback, Schedule
 from stable_baselines3.common.utils import configure_logger, safe_mean
 
 from ips_agents.algorithms import model_files
-from ips_agents.algorithms.finite import NonFiniteUpdate, optimizer_is_finite, optimizer_snapshot, restore_snapshot
+from ips_agents.algorithms.finite import (NonFiniteUpdate, non_finite_tensors, optimizer_is_finite, optimizer_snapshot,
+                                         restore_snapshot)
 from ips_agents.algorithms.settings import CONSTANT_LEARNING_RATE, DEFAULT_N_GROUPS, SETTINGS, check_value
+from ips_agents.algorithms.settings import MAX_ENV_COPIES, MAX_SEED, check_device
 from ips_agents.policies import MaskedActorPolicy, MultiInputMaskedActorPolicy, TokenPolicy
 from ips_agents.sampling import GroupBatch, GroupEnv, collect_groups, make_group_env
 from ips_envs.core.validation import check_int
@@ -135,6 +137,7 @@ class GroupAlgorithm(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        check_device(device)
         auto = isinstance(policy, str) and policy == AUTO_POLICY
         super().__init__(
             "MlpPolicy" if auto else policy,
@@ -158,6 +161,8 @@ class GroupAlgorithm(BaseAlgorithm):
         self._validate()
         self.group_env: GroupEnv | None = None
         self.num_trajectories = 0
+        self._iterations = 0
+        """Updates logged so far (``time/iterations``); saved in the zip, so it continues across resumes."""
         self.skipped_batches = 0
         """Batches not trained on because a reward or a training target was not finite (also logged)."""
         self.skipped_updates = 0
@@ -182,6 +187,8 @@ class GroupAlgorithm(BaseAlgorithm):
         self.n_epochs = check_value(SETTINGS["n_epochs"], self.n_epochs)
         self.max_grad_norm = check_value(SETTINGS["max_grad_norm"], self.max_grad_norm)
         self.torch_threads = check_value(SETTINGS["torch_threads"], self.torch_threads)
+        if self.seed is not None:
+            self.seed = check_int("seed", self.seed, 0, MAX_SEED)
         if callable(self.learning_rate):
             for progress in (1.0, 0.0):  # a schedule's start and end values
                 check_value(SETTINGS["learning_rate"], self.learning_rate(progress))
@@ -234,6 +241,9 @@ class GroupAlgorithm(BaseAlgorithm):
             if n is not None and n % self.group_size:
                 raise ValueError(f"num_envs={n} is not a multiple of group_size={self.group_size}")
             self.n_groups = n // self.group_size if n is not None else DEFAULT_N_GROUPS
+        if self.group_size * self.n_groups > MAX_ENV_COPIES:
+            raise ValueError(f"group_size * n_groups = {self.group_size * self.n_groups:,} env copies; at most "
+                             f"{MAX_ENV_COPIES:,} are stepped together: lower group_size or n_groups")
         group_env = make_group_env(env, self.group_size * self.n_groups, env_kwargs)
         own_obs, own_act = getattr(self, "observation_space", None), getattr(self, "action_space", None)
         if own_obs is not None and group_env.observation_space != own_obs:
@@ -332,11 +342,7 @@ class GroupAlgorithm(BaseAlgorithm):
 
     def non_finite_parameters(self) -> list[str]:
         """Names of the policy's parameters and optimizer state tensors that hold a NaN or an infinity."""
-        bad = [name for name, p in self.policy.named_parameters() if not bool(th.isfinite(p).all())]
-        for i, state in enumerate(self.policy.optimizer.state.values()):
-            bad += [f"optimizer state {i}.{k}" for k, v in state.items()
-                    if isinstance(v, th.Tensor) and v.is_floating_point() and not bool(th.isfinite(v).all())]
-        return bad
+        return non_finite_tensors(self.policy)
 
     def _check_finite(self, action: str) -> None:
         """ValueError when a parameter or optimizer state tensor is not finite (``action`` names what is refused)."""
@@ -397,6 +403,7 @@ class GroupAlgorithm(BaseAlgorithm):
             self.num_timesteps = 0
             self._episode_num = 0
             self.num_trajectories = 0
+            self._iterations = 0
         else:
             total_timesteps += self.num_timesteps
         self._total_timesteps = total_timesteps
@@ -473,9 +480,7 @@ class GroupAlgorithm(BaseAlgorithm):
 
     def _non_finite_update(self, what: str) -> NonFiniteUpdate:
         """:class:`NonFiniteUpdate` saying ``what`` happened, naming the learning rate in use and the remedy."""
-        lr = self.policy.optimizer.param_groups[0]["lr"]
-        return NonFiniteUpdate(f"{what} (learning_rate={lr:g}, update {self._n_updates + 1}): lower the learning "
-                               f"rate (learning_rate= / --learning-rate; the usual values are 1e-4 to 3e-3)")
+        return NonFiniteUpdate.at(what, self.policy.optimizer, self._n_updates + 1)
 
     def _skip_batch(self, batch: GroupBatch, targets: np.ndarray) -> dict[str, float]:
         """Count and report a batch whose rewards or training targets (advantages) are not finite.
@@ -563,9 +568,10 @@ class GroupAlgorithm(BaseAlgorithm):
                     print(f"oracle budget spent: training stopped after {self.num_trajectories:,} trajectories")
                 break
             iteration += 1
+            self._iterations += 1
             self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
             stats = self.train_on_batch(batch)
-            self._record(batch, stats, iteration)
+            self._record(batch, stats, self._iterations)
             if log_interval and iteration % log_interval == 0:
                 self.logger.dump(step=self.num_timesteps)
         callback.on_training_end()

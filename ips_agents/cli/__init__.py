@@ -4,12 +4,14 @@ User errors (a bad flag or value, an unknown env id, a missing or corrupt run fo
 ``--resume`` with conflicting settings, ...) end the command with **one line on stderr**
 (``ips-rl: error: ...``) and **exit status 2**, never a traceback. :func:`run_command` is the one place that
 does this: a subcommand signals a user error by raising :class:`~ips_agents.cli.parsing.UsageError` (or
-``ValueError``, ``OSError``, :class:`~ips_agents.runs.files.RunLocked`, a Gymnasium registration error, or
-``SystemExit("message")``). A new subcommand is a module with an ``add_*_parser`` and a handler, registered in
-:data:`SUBCOMMANDS`. Set ``IPS_RL_TRACEBACK=1`` to see the traceback of a user error.
+``ValueError``, ``OSError``, :class:`~ips_agents.runs.files.RunLocked`,
+:class:`~ips_agents.runs.units.UnitsFailed`, a Gymnasium registration error, or ``SystemExit("message")``);
+running out of memory (MemoryError, or torch's allocation error) is reported the same way, with advice. A new
+subcommand is a module with an ``add_*_parser`` and a handler, registered in :data:`SUBCOMMANDS`. Set
+``IPS_RL_TRACEBACK=1`` to see the traceback of a user error.
 
 Ctrl-C / SIGTERM during ``ips-rl train`` saves a checkpoint after the current batch and exits with status 0
-(``--resume`` continues); elsewhere a Ctrl-C exits with status 130.
+(``--resume`` continues); a second one exits at once with status 130; elsewhere a Ctrl-C exits with status 130.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ips_agents.cli.prior import add_prior_parser, run_prior
 from ips_agents.cli.sweep import add_sweep_parser, run_sweep_command
 from ips_agents.cli.train import add_train_parser, run_train
 from ips_agents.runs.files import RunLocked
-from ips_agents.runs.training import RunInterrupted
+from ips_agents.runs.training import RunInterrupted, exit_at_once_on_signals
+from ips_agents.runs.units import UnitsFailed
 
 SUBCOMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
     "train": (add_train_parser, run_train),
@@ -52,8 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUT_OF_MEMORY_ADVICE = ("out of memory: the model or the batch is too large for this machine; use a smaller "
+                        "--group-size, --n-groups or --net-arch")
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` is a failed allocation (MemoryError, or torch's RuntimeError for CPU or GPU memory)."""
+    if isinstance(e, MemoryError):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [UsageError, ValueError, OSError, RunLocked]
+    types: list[type[BaseException]] = [UsageError, ValueError, OSError, RunLocked, UnitsFailed]
     gym = sys.modules.get("gymnasium")
     if gym is not None:
         types.append(gym.error.Error)
@@ -81,9 +96,11 @@ def run_command(args: argparse.Namespace) -> int:
             return 2
         raise
     except Exception as e:
-        if not isinstance(e, _user_error_types()) or os.environ.get("IPS_RL_TRACEBACK"):
+        out_of_memory = _out_of_memory(e)
+        if not (out_of_memory or isinstance(e, _user_error_types())) or os.environ.get("IPS_RL_TRACEBACK"):
             raise
-        print(f"ips-rl {args.command}: error: {one_line(e)}", file=sys.stderr)
+        message = f"{OUT_OF_MEMORY_ADVICE} ({type(e).__name__}: {e})" if out_of_memory else e
+        print(f"ips-rl {args.command}: error: {one_line(message)}"[:2000], file=sys.stderr)
         return 2
 
 
@@ -96,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run_command(args)
     except RunInterrupted as e:
+        exit_at_once_on_signals()  # a second Ctrl-C from here to the exit: status 130, as during the run
         print(f"ips-rl: {e}", file=sys.stderr)
         return 0
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ips_agents.cli.parsing import json_object, nonnegative_int, one_line, positive_int
+from ips_agents.cli.parsing import check_env_id, json_object, one_line, positive_int, seed_int
 
 
 def add_eval_parser(sub: Any) -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def add_eval_parser(sub: Any) -> argparse.ArgumentParser:
     ev.add_argument("run", help="run folder made by `ips-rl train`")
     ev.add_argument("--samples", type=positive_int, default=1000)
     ev.add_argument("--task", type=json_object, default=None, help="JSON task dict (default: the run's task or seed)")
-    ev.add_argument("--seed", type=nonnegative_int, default=0)
+    ev.add_argument("--seed", type=seed_int, default=0, help="seed of the sampled episodes, in [0, 2**32 - 1]")
     return ev
 
 
@@ -35,6 +35,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ips_agents.runs.training import load_run
 
     config, model = load_run(args.run)
+    check_env_id(config.env, ips_only=True)
     env = gym.make(config.env, **config.env_kwargs_with_task())
     env.reset(seed=args.seed, options=None if args.task is None else {"task": args.task})
     task = env.unwrapped.task

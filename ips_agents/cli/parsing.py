@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ips_agents.algorithms.settings import Setting, check_value
+from ips_agents.algorithms.settings import MAX_SEED, Setting, check_value
 
 
 class UsageError(Exception):
@@ -38,19 +38,20 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """A parser of integers ``>= low``."""
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser of integers ``>= low`` (and ``<= high`` when given)."""
+    expected = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = expected.removeprefix("an ")
     return parse
 
 
@@ -74,6 +75,56 @@ def float_at_least(low: float, strict: bool = False) -> Callable[[str], float]:
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
 positive_float = float_at_least(0.0, strict=True)
+seed_int = int_at_least(0, MAX_SEED)
+"""A seed: an integer in [0, 2**32 - 1] (numpy's legacy seeding, which SB3 uses, refuses larger ones)."""
+
+
+def folder_path(text: str) -> str:
+    """A folder path from the command line; an empty one is refused (it would mean the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder path such as 'runs/x', got {text!r}")
+    return text
+
+
+def check_env_id(env_id: str, ips_only: bool = False) -> None:
+    """UsageError unless ``env_id`` is registered and meets the IPS env contract (``ips_only``: an ``IPS/`` id).
+
+    An unknown id gets the list of registered ``IPS/`` ids; any other registered id is made once and must have
+    Discrete actions and legal-action masks (the rest of the contract, :data:`~ips_agents.sampling.ENV_CONTRACT`,
+    is checked while training).
+    """
+    import gymnasium as gym
+
+    import ips_envs  # noqa: F401 (registers the IPS/ ids)
+    from ips_agents.sampling import ENV_CONTRACT
+
+    ids = ", ".join(sorted(k for k in gym.registry if k.startswith("IPS/")))
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as e:
+        raise UsageError(f"unknown env id {env_id!r} ({one_line(e)}); registered IPS ids: {ids}") from None
+    if env_id.startswith("IPS/"):
+        return
+    problem = "it is not an IPS/ env" if ips_only else _contract_problem(env_id)
+    if problem:
+        raise UsageError(f"{env_id!r} is not an IPS env ({problem}): an IPS env has {ENV_CONTRACT}; "
+                         f"registered IPS ids: {ids}")
+
+
+def _contract_problem(env_id: str) -> str | None:
+    """What an env made from ``env_id`` lacks of the IPS contract that a reset can show, or None."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    try:
+        if not isinstance(env.action_space, gym.spaces.Discrete):
+            return f"its actions are {env.action_space}, not Discrete"
+        _, info = env.reset(seed=0)
+        if "action_mask" not in info and not callable(getattr(env.unwrapped, "action_masks", None)):
+            return "it reports no legal-action masks"
+        return None
+    finally:
+        env.close()
 
 
 def setting_parser(setting: Setting) -> Callable[[str], Any]:

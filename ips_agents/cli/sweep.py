@@ -22,7 +22,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from ips_agents.cli.parsing import UsageError
+from ips_agents.cli.parsing import UsageError, folder_path, seed_int
 from ips_agents.cli.train import add_train_arguments, check_env_id, given_settings
 from ips_agents.integrations.ray_tune import RayOptions, add_ray_arguments, ray_options
 from ips_agents.runs.config import RunConfig
@@ -41,8 +41,8 @@ def add_sweep_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="seeds x hyperparameter grid over `ips-rl train`, one run folder per trial",
                        description=__doc__.splitlines()[0], epilog="example: ips-rl sweep --out sweeps/lr --seeds 0 1 "
                        "--grid learning-rate=1e-3,3e-4 -- --env IPS/HyperGrid-v0 --timesteps 20000")
-    p.add_argument("--out", required=True, help="sweep folder (one run folder per trial inside)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
+    p.add_argument("--out", type=folder_path, required=True, help="sweep folder (one run folder per trial inside)")
+    p.add_argument("--seeds", type=seed_int, nargs="+", default=[0], help="seeds in [0, 2**32 - 1] (default: 0)")
     p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2,...",
                    help="an `ips-rl train` option and its values, e.g. learning-rate=1e-3,3e-4 (repeat for a product)")
     add_ray_arguments(p)

@@ -13,14 +13,16 @@ from typing import Any
 from ips_agents.algorithms.settings import POLICY_NAMES, SETTINGS
 from ips_agents.cli.parsing import (
     UsageError,
+    check_env_id,
+    folder_path,
     int_at_least,
     json_object,
-    nonnegative_int,
-    one_line,
     positive_float,
     positive_int,
+    seed_int,
     setting_parser,
 )
+from ips_agents.policies import MAX_LAYER_WIDTH
 from ips_agents.runs.config import ALGOS, POLICY_KWARGS, RUN_FIELDS, RunConfig, run_defaults
 
 NET_ARCH_HELP = "MLP hidden sizes (MlpPolicy; default: the policy's, 256 256)"
@@ -35,7 +37,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default {d['policy']})")
     parser.add_argument("--timesteps", type=positive_int, default=None,
                         help=f"{RUN_FIELDS['timesteps']} (default {d['timesteps']:,})")
-    parser.add_argument("--seed", type=nonnegative_int, default=None, help=f"default {d['seed']}")
+    parser.add_argument("--seed", type=seed_int, default=None, help=f"{RUN_FIELDS['seed']} (default {d['seed']})")
     parser.add_argument("--env-kwargs", type=json_object, default=None, help=RUN_FIELDS["env_kwargs"])
     parser.add_argument("--task", type=json_object, default=None, help=RUN_FIELDS["task"])
     algo = parser.add_argument_group("algorithm settings (the same defaults as IPSGRPO(...))")
@@ -44,7 +46,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             algo.add_argument(setting.flag, type=setting_parser(setting), default=None, choices=setting.choices,
                               help=f"{setting.help} (default {setting.describe_default()})"
                               if setting.default is not None else setting.help)
-    algo.add_argument("--net-arch", type=int_at_least(1), nargs="*", default=None, help=NET_ARCH_HELP)
+    algo.add_argument("--net-arch", type=int_at_least(1, MAX_LAYER_WIDTH), nargs="*", default=None, help=NET_ARCH_HELP)
 
 
 def add_train_parser(sub: Any) -> argparse.ArgumentParser:
@@ -52,7 +54,8 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train IPS-GRPO or GRPO on an IPS/ env (resumable run folder)",
                            description="Train into a run folder. With --resume, only the flags you give are "
                                        "checked against the saved run (a larger --timesteps is applied).")
-    train.add_argument("--out", required=True, help="run folder (config.json, model.zip, logs/, run.lock)")
+    train.add_argument("--out", type=folder_path, required=True,
+                       help="run folder (config.json, model.zip, logs/, run.lock)")
     add_train_arguments(train)
     train.add_argument("--checkpoint-every", type=positive_int, default=50_000, help="steps between checkpoints")
     train.add_argument("--checkpoint-seconds", type=positive_float, default=300.0,
@@ -72,19 +75,6 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     if algo_kwargs:
         given["algo_kwargs"] = algo_kwargs
     return given
-
-
-def check_env_id(env_id: str) -> None:
-    """UsageError naming the registered ``IPS/`` ids when ``env_id`` is unknown."""
-    import gymnasium as gym
-
-    import ips_envs  # noqa: F401 (registers the IPS/ ids)
-
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as e:
-        ids = ", ".join(sorted(k for k in gym.registry if k.startswith("IPS/")))
-        raise UsageError(f"unknown env id {env_id!r} ({one_line(e)}); registered IPS ids: {ids}") from None
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

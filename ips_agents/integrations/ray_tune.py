@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ips_agents.runs.units import SweepMismatchError, Unit, check_names
+from ips_agents.runs.units import SweepMismatchError, Unit, UnitsFailed, check_names
 
 RESULT_FILE = "unit_result.pkl"
 MANIFEST_FILE = "ips_rl_units.json"
@@ -205,11 +205,21 @@ def experiment_path(units: Sequence[Unit], options: RayOptions, label: str = "sw
     return f"{storage.rstrip('/')}/{name}"
 
 
+def _root_cause(error: BaseException) -> str:
+    """The last line of a trial's error (Ray wraps the trial's exception and its traceback in its own)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        error = cause
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else ""
+    return text if text.startswith(type(error).__name__) else f"{type(error).__name__}: {text}"
+
+
 def run_units_on_ray(units: Sequence[Unit], options: RayOptions, label: str = "sweep") -> list[Any]:
     """Run every unit as one Ray Tune trial (resuming the experiment when it exists); results in unit order.
 
-    Raises RuntimeError naming the units whose trials failed (their errors are in the trial folders; running
-    the same call again retries only those).
+    Raises :class:`~ips_agents.runs.units.UnitsFailed` (a RuntimeError) naming the units whose trials failed and
+    the first error (all of them are in the trial folders; running the same call again retries only those).
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports to Ray's servers unless asked for
     import pyarrow.fs
@@ -255,16 +265,20 @@ def run_units_on_ray(units: Sequence[Unit], options: RayOptions, label: str = "s
             ray.shutdown()
     results: dict[str, Any] = {}
     failed: list[str] = []
+    errors: list[str] = []
     for result in grid:
         unit = result.config["unit"]
         if result.error is not None or result.checkpoint is None:
             failed.append(unit)
+            if result.error is not None:
+                errors.append(f"{unit}: {_root_cause(result.error)}")
         else:
             results[unit] = _load_result(result.checkpoint)
     missing = [u.name for u in units if u.name not in results and u.name not in failed]
     if failed or missing:
-        raise RuntimeError(f"{len(failed) + len(missing)} of {len(units)} trials did not finish "
-                           f"({', '.join((failed + missing)[:5])}{', ...' if len(failed) + len(missing) > 5 else ''}); "
-                           f"see the trial folders under {path}; running the same command again resumes the sweep "
-                           "and reruns only those")
+        first = f"; first error: {errors[0]}" if errors else ""
+        raise UnitsFailed(f"{len(failed) + len(missing)} of {len(units)} trials did not finish "
+                          f"({', '.join((failed + missing)[:5])}{', ...' if len(failed) + len(missing) > 5 else ''})"
+                          f"{first}; see the trial folders under {path}; running the same command again resumes the "
+                          "sweep and reruns only those")
     return [results[u.name] for u in units]

@@ -5,12 +5,14 @@ policy (:mod:`~ips_agents.policies.token`). The SMILES policy lives with the mol
 
 from ips_agents.policies.masked_actor import (
     MASKED_LOGIT,
+    MAX_LAYER_WIDTH,
     MaskedActorPolicy,
     MultiInputMaskedActorPolicy,
     check_masks,
+    check_net_arch,
     distinct_rows,
 )
 from ips_agents.policies.token import TokenPolicy
 
-__all__ = ["MASKED_LOGIT", "MaskedActorPolicy", "MultiInputMaskedActorPolicy", "TokenPolicy", "check_masks",
-           "distinct_rows"]
+__all__ = ["MASKED_LOGIT", "MAX_LAYER_WIDTH", "MaskedActorPolicy", "MultiInputMaskedActorPolicy", "TokenPolicy",
+           "check_masks", "check_net_arch", "distinct_rows"]

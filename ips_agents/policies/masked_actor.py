@@ -21,6 +21,19 @@ from torch import nn
 
 MASKED_LOGIT = -1e8
 """Logit given to masked-out actions before the softmax (sb3-contrib's value)."""
+MAX_LAYER_WIDTH = 2**16
+"""Widest hidden layer ``net_arch`` may ask for (65,536 units; two such layers are already 4.3e9 weights)."""
+
+
+def check_net_arch(net_arch: Any) -> list[int]:
+    """``net_arch`` as a list of hidden layer sizes, each an integer in [1, :data:`MAX_LAYER_WIDTH`]."""
+    if isinstance(net_arch, str | bytes | dict) or not isinstance(net_arch, list | tuple):
+        raise ValueError(f"net_arch must be a list of hidden layer sizes such as [256, 256], got {net_arch!r}")
+    for i, width in enumerate(net_arch):
+        if isinstance(width, bool) or not isinstance(width, int | np.integer) or not 1 <= width <= MAX_LAYER_WIDTH:
+            raise ValueError(f"net_arch[{i}] must be a layer size, an integer in [1, {MAX_LAYER_WIDTH}], got "
+                             f"{width!r} (net_arch={list(net_arch)!r})")
+    return [int(w) for w in net_arch]
 
 
 def distinct_rows(x: th.Tensor) -> tuple[th.Tensor, th.Tensor] | None:
@@ -105,7 +118,7 @@ class MaskedActorPolicy(BasePolicy):
         self.deduplicate = bool(deduplicate)
         self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
                         normalize_images, optimizer_class, optimizer_kwargs, use_sde)
-        self.net_arch = [256, 256] if net_arch is None else list(net_arch)
+        self.net_arch = [256, 256] if net_arch is None else check_net_arch(net_arch)
         self.activation_fn = activation_fn
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim

@@ -21,7 +21,9 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +36,24 @@ except ImportError:  # pragma: no cover - not POSIX: the lock falls back to the 
 
 LOCK_FILE = "run.lock"
 TEMP_SUFFIX = ".tmp"
+
+
+@contextmanager
+def naming_file(path: str | Path) -> Iterator[None]:
+    """Re-raise an OSError that names no file (a full disk reported by a write or a close) naming ``path``."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from e
+
+
+def check_folder(folder: str | Path) -> str | Path:
+    """``folder`` unless it is an empty path (which would mean the current directory): ValueError then."""
+    if not str(folder).strip():
+        raise ValueError(f"the folder path is empty ({str(folder)!r}): give a folder such as 'runs/x'")
+    return folder
 
 
 # ------------------------------------------------------------------------------------------ atomic writes
@@ -49,7 +69,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with naming_file(path), os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -111,27 +131,45 @@ class AppendingCSV(KVWriter):
     """SB3 logger output that appends rows to ``path`` and never drops a row already written.
 
     On opening, an existing file keeps its header and rows (a half-written last line, left by a kill in the
-    middle of a write, is cut off). When a row brings keys the header lacks, the file is rewritten atomically
-    with the wider header and the earlier rows padded with empty cells. Every row is flushed as it is written.
+    middle of a write, is cut off). A file that is not UTF-8 text (damaged, or edited by another program) is
+    moved aside to ``<name>.unreadable`` (``.unreadable.1``, ... if taken) with a RuntimeWarning naming both
+    files, and a new log starts: nothing is deleted. When a row brings keys the header lacks, the file is
+    rewritten atomically with the wider header and the earlier rows padded with empty cells. Every row is
+    flushed as it is written.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.keys: list[str] = []
-        if self.path.exists() and self.path.stat().st_size > 0:
-            data = self.path.read_bytes()
-            if not data.endswith(b"\n"):
-                data = data[: data.rfind(b"\n") + 1]  # drop the partial last line
-                with open(self.path, "r+b") as f:
-                    f.truncate(len(data))
-            if data:
-                self.keys = next(csv.reader(io.StringIO(data.decode(errors="replace"))))
-        self.file: IO[str] = open(self.path, "a", newline="")
+        data = self.path.read_bytes() if self.path.exists() else b""
+        if data and not data.endswith(b"\n"):
+            data = data[: data.rfind(b"\n") + 1]  # drop the partial last line
+            with open(self.path, "r+b") as f:
+                f.truncate(len(data))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self._move_aside(e)
+            text = ""
+        if text:
+            self.keys = next(csv.reader(io.StringIO(text)))
+        self.file: IO[str] = open(self.path, "a", newline="", encoding="utf-8")
+
+    def _move_aside(self, error: UnicodeDecodeError) -> None:
+        """Rename the unreadable log to a free ``<name>.unreadable[.N]`` and warn naming both files."""
+        aside = self.path.with_name(self.path.name + ".unreadable")
+        n = 0
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.unreadable.{n}")
+        os.replace(self.path, aside)
+        warnings.warn(f"{str(self.path)!r} is not UTF-8 text ({error.reason} at byte {error.start}): moved it to "
+                      f"{str(aside)!r} and started a new log", RuntimeWarning, stacklevel=3)
 
     def _widen(self, new_keys: list[str]) -> None:
         self.file.close()
-        text = self.path.read_text()
+        text = self.path.read_text(encoding="utf-8")
         rows = list(csv.reader(io.StringIO(text)))[1:] if text else []
         self.keys = self.keys + new_keys
         out = io.StringIO()
@@ -140,7 +178,7 @@ class AppendingCSV(KVWriter):
         for row in rows:
             writer.writerow(row + [""] * (len(self.keys) - len(row)))
         atomic_write_text(self.path, out.getvalue())
-        self.file = open(self.path, "a", newline="")
+        self.file = open(self.path, "a", newline="", encoding="utf-8")
 
     def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
         values = {k: v for k, v in filter_excluded_keys(key_values, key_excluded, "csv").items()
@@ -152,11 +190,13 @@ class AppendingCSV(KVWriter):
                 self.file.write(_csv_line(self.keys))
             else:
                 self._widen(new_keys)
-        self.file.write(_csv_line(["" if values.get(k) is None else values[k] for k in self.keys]))
-        self.file.flush()
+        with naming_file(self.path):
+            self.file.write(_csv_line(["" if values.get(k) is None else values[k] for k in self.keys]))
+            self.file.flush()
 
     def close(self) -> None:
-        self.file.close()
+        with naming_file(self.path):
+            self.file.close()
 
 
 def _csv_line(cells: list[Any]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ips_agents.runs.config import MODEL_FILE, PROGRESS_FILE, RunConfig
-from ips_agents.runs.files import atomic_write_text
+from ips_agents.runs.files import RunLock, atomic_write_text, check_folder
 from ips_agents.runs.training import train_run
 from ips_agents.runs.units import Unit, UnitRunner, run_units
 
@@ -64,9 +64,15 @@ def sweep_units(out: str | Path, trials: Sequence[tuple[str, RunConfig]]) -> lis
 
 def run_sweep(out: str | Path, trials: Sequence[tuple[str, RunConfig]], runner: UnitRunner | None = None,
               progress: bool = True) -> list[dict[str, Any]]:
-    """Train every trial (here, or with ``runner``), write ``out/sweep.json`` and return its rows."""
-    units = sweep_units(out, trials)
-    results = run_units(units, runner, label="sweep", progress=progress)
-    summary = [{"trial": u.name, **r} for u, r in zip(units, results, strict=True)]
-    atomic_write_text(Path(out).expanduser().resolve() / SUMMARY_FILE, json.dumps(summary, indent=1, sort_keys=True))
+    """Train every trial (here, or with ``runner``), write ``out/sweep.json`` and return its rows.
+
+    The sweep folder is locked (:class:`~ips_agents.runs.files.RunLock`) for the whole sweep: a second sweep on
+    the same ``out`` is refused with :class:`~ips_agents.runs.files.RunLocked` naming the first one.
+    """
+    folder = Path(check_folder(out)).expanduser().resolve()
+    units = sweep_units(folder, trials)
+    with RunLock(folder):
+        results = run_units(units, runner, label="sweep", progress=progress)
+        summary = [{"trial": u.name, **r} for u, r in zip(units, results, strict=True)]
+        atomic_write_text(folder / SUMMARY_FILE, json.dumps(summary, indent=1, sort_keys=True))
     return summary

@@ -18,6 +18,7 @@ and ``run.lock`` while a run writes to it.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -33,9 +34,11 @@ from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger,
 
 from ips_agents.algorithms.ips_grpo import IPSGRPO
 from ips_agents.runs.config import ALGOS, CONFIG_FILE, MODEL_FILE, PROGRESS_FILE, RunConfig
-from ips_agents.runs.files import AppendingCSV, RunLock, atomic_save, clean_temp_files
+from ips_agents.runs.files import AppendingCSV, RunLock, atomic_save, check_folder, clean_temp_files, naming_file
 from ips_envs.core.validation import check_float, check_int
 
+EXIT_STOPPED_AT_ONCE = 130
+"""Exit status of a run stopped by a second SIGINT / SIGTERM (128 + SIGINT, as a shell reports Ctrl-C)."""
 CHANGEABLE_ON_RESUME = ("timesteps",)
 """Settings ``resume=True`` applies instead of refusing (``timesteps``: only a larger one)."""
 
@@ -53,10 +56,54 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 # ------------------------------------------------------------------------------------------- logging
+class TensorBoardOutput(TensorBoardOutputFormat):
+    """SB3's TensorBoard output whose write errors (a full disk) name the events file and come once.
+
+    TensorBoard writes from a background thread; a failed write there is kept by TensorBoard and raised again
+    by the next write, flush or close in the training thread. That is where it is reported (naming the file);
+    the thread's own traceback is not printed (:func:`quiet_tensorboard_threads`).
+    """
+
+    def events_file(self) -> str:
+        """The events file this output writes."""
+        writer = self.writer.file_writer.event_writer
+        return str(getattr(writer, "_file_name", None) or writer.get_logdir())
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        with naming_file(self.events_file()):
+            super().write(key_values, key_excluded, step)
+
+    def close(self) -> None:
+        with naming_file(self.events_file()):
+            if self.writer is not None:
+                worker = getattr(getattr(self.writer.file_writer.event_writer, "_async_writer", None), "_worker", None)
+                super().close()
+                if getattr(worker, "exception", None) is not None:  # failed after the last write: not raised yet
+                    raise worker.exception
+
+
+@contextmanager
+def quiet_tensorboard_threads() -> Iterator[None]:
+    """While the block runs, an exception in TensorBoard's writer thread prints nothing (see
+    :class:`TensorBoardOutput`: the training thread raises it); other threads' exceptions print as usual."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if type(args.thread).__module__.startswith("tensorboard.") and isinstance(args.exc_value, OSError):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
 def run_logger(folder: str | Path, verbose: int = 0) -> Logger:
     """The logger of a run: ``logs/progress.csv`` (appended), TensorBoard events, and stdout when ``verbose``."""
     logs = Path(folder) / "logs"
-    outputs: list[KVWriter] = [AppendingCSV(logs / PROGRESS_FILE), TensorBoardOutputFormat(str(logs))]
+    outputs: list[KVWriter] = [AppendingCSV(logs / PROGRESS_FILE), TensorBoardOutput(str(logs))]
     if verbose:
         outputs.append(HumanOutputFormat(sys.stdout))
     return Logger(folder=str(logs), output_formats=outputs)
@@ -76,10 +123,12 @@ class StopRequest:
 
 @contextmanager
 def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[StopRequest]:
-    """Turn the first of ``signals`` into a :class:`StopRequest` (the second raises KeyboardInterrupt at once).
+    """Turn the first of ``signals`` into a :class:`StopRequest`; a second one ends the process at once.
 
-    Outside the main thread (where Python cannot install handlers) the default handlers stay, and so does a
-    signal the process ignores.
+    The second signal goes to :func:`exit_at_once` (one line, exit status 130). The previous handlers are back
+    after the block; ``ips-rl train`` then calls :func:`exit_at_once_on_signals`, so a second signal that comes
+    after the checkpoint was saved, while the process ends, exits the same way. Outside the main thread (where
+    Python cannot install handlers) the default handlers stay, and so does a signal the process ignores.
     """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
@@ -89,7 +138,7 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
     def handler(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         if stop.requested:
-            raise KeyboardInterrupt(f"{name} received twice: stopped without saving the current batch")
+            exit_at_once(signum, frame)
         stop.signal_name = name
         print(f"\n{name} received: saving a checkpoint after the current batch (send it again to stop at once)",
               file=sys.stderr, flush=True)
@@ -101,6 +150,30 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def exit_at_once(signum: int, frame: Any) -> None:
+    """Signal handler of a run already stopping: one line on stderr, then exit status 130 at once.
+
+    ``os._exit``: no traceback and no clean-up, which is safe here: checkpoints are written atomically (the last
+    one stays whole, a temporary file left behind is removed by the next run) and the kernel releases the lock,
+    which the next run takes over.
+    """
+    name = signal.Signals(signum).name
+    print(f"\n{name} received twice: stopped at once (exit status {EXIT_STOPPED_AT_ONCE}); the last checkpoint is "
+          f"kept and --resume continues from it", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(EXIT_STOPPED_AT_ONCE)
+
+
+def exit_at_once_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+    """From now on, ``signals`` end the process through :func:`exit_at_once` (for a command whose run has
+    stopped and saved: a second Ctrl-C before it exits ends it one way). Ignored signals stay ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in signals:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, exit_at_once)
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
@@ -230,7 +303,7 @@ def train_run(
     finished and saved, then :class:`RunInterrupted` is raised. The folder is locked for the whole call
     (:class:`~ips_agents.runs.files.RunLocked` if another process holds it).
     """
-    folder = Path(folder)
+    folder = Path(check_folder(folder))
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
     if checkpoint_seconds is not None:
         checkpoint_seconds = check_float("checkpoint_seconds", checkpoint_seconds, 0.0, low_open=True)
@@ -253,7 +326,7 @@ def _train_locked(folder: Path, config: RunConfig | Mapping[str, Any] | None, re
                   checkpoint_seconds: float | None, progress_bar: bool, verbose: int) -> IPSGRPO:
     model_path = folder / MODEL_FILE
     nothing = f"nothing to resume in {str(folder)!r}: no {CONFIG_FILE} (start a new run without --resume)"
-    with RunLock(folder) as lock, stop_on_signals() as stop:
+    with RunLock(folder) as lock, stop_on_signals() as stop, quiet_tensorboard_threads():
         if lock.stale is not None and verbose:
             print(f"took over the lock of a run that is no longer running ({lock.stale.get('pid')})", file=sys.stderr)
         clean_temp_files(folder)

@@ -69,6 +69,11 @@ class SweepMismatchError(ValueError):
     """The experiment folder of a Ray sweep holds a different list of units."""
 
 
+class UnitsFailed(RuntimeError):
+    """Some units run by a :class:`UnitRunner` (e.g. Ray Tune trials) did not finish; the message names them, the
+    first error and where the others are (``ips-rl`` reports it as one line, exit status 2)."""
+
+
 def check_names(units: Sequence[Unit]) -> None:
     """Raise ValueError naming the first repeated unit name."""
     seen: set[str] = set()

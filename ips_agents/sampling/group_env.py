@@ -30,6 +30,16 @@ from stable_baselines3.common.vec_env import VecEnv
 from ips_envs.core.vector_env import ConstructionVectorEnv
 
 Obs = np.ndarray | dict[str, np.ndarray]
+ENV_CONTRACT = ("Discrete actions, legal-action masks (info['action_mask'] or action_masks()), info['outcome'] at "
+                "termination and one reset seed (or task) per copy (see ips_agents.sampling.group_env)")
+"""The IPS env contract in one line, for the errors that name what an env lacks."""
+
+
+def contract_error(env: Any, problem: str) -> ValueError:
+    """ValueError saying that ``env`` (named by its spec id) does not meet the IPS env contract: ``problem``."""
+    spec = getattr(env, "spec", None)
+    name = repr(spec.id) if spec is not None else type(env).__name__
+    return ValueError(f"env {name} is not an IPS env ({problem}): an IPS env has {ENV_CONTRACT}")
 
 
 def index_obs(obs: Obs, idx: np.ndarray) -> Obs:
@@ -136,7 +146,10 @@ class GroupEnv:
             return self.env.unwrapped.action_masks()
         if info is not None and "action_mask" in info:
             return np.asarray(info["action_mask"], dtype=bool)
-        return np.stack(self.env.call("action_masks")).astype(bool)
+        try:
+            return np.stack(self.env.call("action_masks")).astype(bool)
+        except AttributeError:
+            raise contract_error(self.env, "it reports no legal-action masks") from None
 
     # ---------------------------------------------------------------- reset
     def reset(
@@ -158,7 +171,12 @@ class GroupEnv:
                 raise ValueError("per-copy tasks need an ips_envs vector env (or an SB3 VecEnv)")
             options = {"tasks": list(tasks)}
             seeds = None  # the task is given: ips_envs only use the seed to sample tasks
-        obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
+        try:
+            obs, info = self.env.reset(seed=None if seeds is None else [int(s) for s in seeds], options=options)
+        except (gym.error.Error, TypeError) as e:
+            if self.kind == "ips":
+                raise
+            raise contract_error(self.env, f"its reset(seed=[one seed per copy]) failed: {e}") from None
         if not self._direct:  # a vector env may hand out its own buffer (Gymnasium's copy=False)
             obs = {k: np.array(v) for k, v in obs.items()} if isinstance(obs, dict) else np.array(obs)
         self._ended[:] = False

@@ -76,9 +76,11 @@ def mol_from_smiles(smiles: str) -> Chem.Mol | None:
     """RDKit molecule of the *whole* string, or None when it does not parse or sanitise (RDKit's log silenced).
 
     RDKit reads a SMILES up to the first whitespace and takes the rest as the molecule's name, so
-    ``"CCO garbage"`` would be ethanol; any whitespace makes the string invalid here.
+    ``"CCO garbage"`` would be ethanol, and it stops at other characters outside the SMILES alphabet too
+    (``"Cé"`` would be methane). SMILES are printable ASCII without spaces (``!`` to ``~``): a string with any
+    other character (whitespace, control, non-ASCII) is invalid here.
     """
-    if not isinstance(smiles, str) or not smiles or any(c.isspace() for c in smiles):
+    if not isinstance(smiles, str) or not smiles or not all("!" <= c <= "~" for c in smiles):
         return None
     with rdBase.BlockLogs():
         return Chem.MolFromSmiles(smiles)
