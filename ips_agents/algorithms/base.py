@@ -441,11 +441,16 @@ class GroupAlgorithm(BaseAlgorithm):
             callback.update_locals({"n_active": n_active})
             return callback.on_step()
 
-        batch = collect_groups(self.policy, self.group_env, self.group_size, tasks, seeds, on_step=on_step)
+        batch = collect_groups(self.policy, self.group_env, self.group_size, tasks, seeds, on_step=on_step,
+                               **self._rollout_kwargs())
         if callback is not None:
             callback.update_locals({"batch": batch})
             callback.on_rollout_end()
         return batch
+
+    def _rollout_kwargs(self) -> dict[str, Any]:
+        """Extra arguments of :func:`~ips_agents.sampling.collect_groups` (a subclass's sampling options)."""
+        return {}
 
     def train_on_batch(self, batch: GroupBatch) -> dict[str, float]:
         """Gradient steps on one batch; returns the statistics to log under ``train/``. The subclass's loss."""
