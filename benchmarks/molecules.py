@@ -519,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     for oracle_name, (body, seeds_run) in bodies.items():
         print(body)
-        if not args.no_write:  # the seeds that ran, not the planned ones (a row's count is in its seeds column)
+        if not args.no_write and not args.quick:  # the seeds that ran, not the planned ones (per row: seeds column)
             ran = ", ".join(map(str, seeds_run))
             append_section(section_title(TITLE, oracle_name, args.quick), body,
                            seeds=f"{ran} (of 0..{seeds - 1} planned; finished runs per row in the seeds column)")
