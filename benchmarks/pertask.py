@@ -62,11 +62,11 @@ def train_and_evaluate(label: str, algo: type, env_id: str, task: Mapping[str, A
 
 def tracked(label: str, algo: type, env_id: str, trajectories: int, evals: int = 10,
             env_kwargs: Mapping[str, Any] | None = None, task: Mapping[str, Any] | None = None, seed: int = 0,
-            algo_kwargs: Mapping[str, Any] | None = None) -> TrackedRun:
+            algo_kwargs: Mapping[str, Any] | None = None, min_mass: float = 0.0) -> TrackedRun:
     """One run (a unit of work): :func:`~ips_agents.runs.tracking.train_tracked` without its model (so the result
     is small to pickle and send back from a Ray worker)."""
     run = train_tracked(label, algo, env_id, trajectories, evals=evals, env_kwargs=env_kwargs, task=task, seed=seed,
-                        **dict(algo_kwargs or {}))
+                        min_mass=min_mass, **dict(algo_kwargs or {}))
     run.model = None  # type: ignore[assignment]
     return run
 
