@@ -1,5 +1,5 @@
 """Molecule-specific agent code for ``IPS/SMILES-v0`` (the env side is :mod:`ips_envs.smiles`, its grammar and
-:mod:`ips_envs.oracles`).
+:mod:`ips_envs.smiles.oracle`).
 
 * :mod:`~ips_agents.molecules.prior`: :class:`SmilesPrior`, the GRU SMILES language model over the env's
   actions (the packaged checkpoint ``ips_agents/data/smiles_prior.pt``), its sampler and its training;

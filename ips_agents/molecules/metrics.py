@@ -1,7 +1,7 @@
 """Molecule-generation metrics computed from an oracle history: Yield, Oracle Burden, PMO AUC, diversity.
 
 An *oracle history* is the ordered list of new molecules scored during a run, one row per oracle call:
-``(call index, canonical SMILES, reward)``. :class:`ips_envs.oracles.Oracle` keeps exactly this
+``(call index, canonical SMILES, reward)``. :class:`ips_envs.smiles.Oracle` keeps exactly this
 (``oracle.history``, rows of ``OracleCall``); every function below also accepts the Oracle itself, a list
 of ``(call, smiles, reward)`` tuples, or a list of ``(smiles, reward)`` pairs (call index = position + 1).
 

@@ -1,6 +1,6 @@
 """A small GRU SMILES language model over the ``IPS/SMILES-v0`` action space (the prior of the molecule runs).
 
-The model reads a start token followed by the env's action ids (:data:`ips_envs.smiles_grammar.VOCAB` then
+The model reads a start token followed by the env's action ids (:data:`ips_envs.smiles.grammar.VOCAB` then
 the end token) and predicts the next action: embedding (64) -> 2-layer GRU (hidden 256) -> logits over the
 25 env actions, about 0.65 M parameters. It is trained on MOSES SMILES written in the env's kekulé token
 language (:func:`ips_envs.smiles.to_env_smiles`), so every sequence it was trained on is a legal action
@@ -204,7 +204,7 @@ class SmilesPrior(nn.Module):
     def log_prob(self, sequences: Sequence[Sequence[int]] | th.Tensor, masks: th.Tensor | None = None) -> th.Tensor:
         """Log-likelihood ``[N]`` of action sequences (lists, or a ``[N, T]`` tensor padded with -1).
 
-        Sequences normally end with the end token (:func:`ips_envs.smiles_grammar.encode` adds it). With
+        Sequences normally end with the end token (:func:`ips_envs.smiles.grammar.encode` adds it). With
         ``masks`` (bool ``[N, T, A]``, e.g. from :meth:`sample` or :func:`legal_action_masks`) each step's
         softmax is taken over the legal actions only: the likelihood under the env's masked policy.
         Differentiable.
@@ -243,7 +243,7 @@ class SmilesPrior(nn.Module):
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if masks and self.vocab != VOCAB:
-            raise ValueError("masked sampling needs a prior over the env vocabulary ips_envs.smiles_grammar.VOCAB")
+            raise ValueError("masked sampling needs a prior over the env vocabulary ips_envs.smiles.grammar.VOCAB")
         was_training = self.training
         self.eval()
         device = self.head.weight.device

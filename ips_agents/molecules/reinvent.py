@@ -4,7 +4,7 @@ Per step (REINVENT4 "staged learning" with its defaults, sources in ``shared/ref
 
 1. the agent (initialised from the prior) samples ``batch_size`` = 64 token sequences; duplicate sequences
    are dropped (REINVENT4's ``unique_sequences``);
-2. each valid molecule is scored by the budgeted :class:`ips_envs.oracles.Oracle` (PMO/Saturn accounting:
+2. each valid molecule is scored by the budgeted :class:`ips_envs.smiles.Oracle` (PMO/Saturn accounting:
    only new valid canonical molecules cost a call, invalid strings score 0 for free);
 3. the identical-Murcko-scaffold diversity filter (:class:`DiversityFilter`: bucket 25, minscore 0.4)
    zeroes the score of repeated molecules and of molecules whose scaffold bucket is full;
