@@ -29,7 +29,6 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import Schedule
 
 from ips_agents.policies import MaskedActorPolicy
@@ -68,14 +67,7 @@ class SmilesPriorPolicy(MaskedActorPolicy):
         prior_path: str | os.PathLike[str] | None = None,
         prior_config: dict[str, Any] | None = None,
         cache_size: int = 30_000,
-        net_arch: list[int] | None = None,
-        activation_fn: type[th.nn.Module] = th.nn.ReLU,
-        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
-        features_extractor_kwargs: dict[str, Any] | None = None,
-        normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
-        optimizer_kwargs: dict[str, Any] | None = None,
-        use_sde: bool = False,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(action_space, spaces.Discrete) or int(action_space.n) != N_ACTIONS:
             raise ValueError(
@@ -87,24 +79,22 @@ class SmilesPriorPolicy(MaskedActorPolicy):
                 "SmilesPriorPolicy needs IPS/SMILES-v0's flat Box observation of max_length + "
                 f"{N_EXTRA_FEATURES} entries, got {observation_space}"
             )
-        cache_size = check_int("cache_size", cache_size, 0)
-        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
-                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
-        self.max_length = int(observation_space.shape[0]) - N_EXTRA_FEATURES
-        if prior_config is not None:
-            prior = SmilesPrior(**prior_config)
-        else:
-            prior = SmilesPrior.load(prior_path)
+        self.cache_size = check_int("cache_size", cache_size, 0)
+        self.prior_path = None if prior_path is None else str(prior_path)
+        self._prior_config = prior_config
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+        self._cache: dict[bytes, th.Tensor] = {}
+        self._cache_version: tuple[int, ...] | None = None
+
+    def _build_network(self) -> None:
+        """Load (or build) the prior whose logits this policy uses; it has no other network."""
+        self.max_length = int(self.observation_space.shape[0]) - N_EXTRA_FEATURES
+        config = self.__dict__.pop("_prior_config", None)
+        prior = SmilesPrior(**config) if config is not None else SmilesPrior.load(self.prior_path)
         if prior.vocab != VOCAB:
             raise ValueError(f"the prior's vocabulary {list(prior.vocab)} is not the env's {list(VOCAB)}")
         self.prior = prior
-        self.prior_path = None if prior_path is None else str(prior_path)
-        self.cache_size = cache_size
         self.net_arch: list[int] = []
-        self.activation_fn = activation_fn
-        self._init_head(lr_schedule)
-        self._cache: dict[bytes, th.Tensor] = {}
-        self._cache_version: tuple[int, ...] | None = None
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = BasePolicy._get_constructor_parameters(self)

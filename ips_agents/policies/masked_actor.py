@@ -120,11 +120,20 @@ class MaskedActorPolicy(BasePolicy):
                         normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         self.net_arch = [256, 256] if net_arch is None else check_net_arch(net_arch)
         self.activation_fn = activation_fn
+        self._build_network()
+        self._init_head(lr_schedule)
+
+    def _build_network(self) -> None:
+        """Build the modules :meth:`logits` uses (here: the features extractor and an MLP of ``net_arch``).
+
+        The one hook a subclass overrides to bring its own network: it runs after SB3's policy set-up and before
+        the masked categorical and the optimizer are made, so subclasses take only their own arguments plus
+        ``**kwargs`` for this constructor.
+        """
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim
-        layers = create_mlp(self.features_dim, int(action_space.n), self.net_arch, activation_fn)
+        layers = create_mlp(self.features_dim, int(self.action_space.n), self.net_arch, self.activation_fn)
         self.logits_net = nn.Sequential(*layers)
-        self._init_head(lr_schedule)
 
     def _init_base(
         self,

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
@@ -122,19 +121,8 @@ class TokenPolicy(MaskedActorPolicy):
         slot_embedding: bool = True,
         encoder: str = "pool",
         neighbourhoods: bool = True,
-        activation_fn: type[nn.Module] = nn.ReLU,
-        net_arch: list[int] | None = None,
-        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
-        features_extractor_kwargs: dict[str, Any] | None = None,
-        normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
-        optimizer_kwargs: dict[str, Any] | None = None,
-        use_sde: bool = False,
-        deduplicate: bool = True,
+        **kwargs: Any,
     ) -> None:
-        self.deduplicate = bool(deduplicate)
-        self._init_base(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
-                        normalize_images, optimizer_class, optimizer_kwargs, use_sde)
         if layout is None:
             raise ValueError("TokenPolicy needs a token layout: use an env that advertises one "
                              "(env.unwrapped.token_layout) or pass policy_kwargs={'layout': ...}")
@@ -145,7 +133,7 @@ class TokenPolicy(MaskedActorPolicy):
         if not isinstance(observation_space, spaces.Box) or observation_space.shape != (layout.obs_dim,):
             raise ValueError(f"the layout describes flat observations of length {layout.obs_dim}, but the "
                              f"observation space is {observation_space}")
-        if layout.n_actions != int(action_space.n):
+        if isinstance(action_space, spaces.Discrete) and layout.n_actions != int(action_space.n):
             raise ValueError(f"the layout has {layout.n_actions} actions, the action space {action_space.n}")
         for name, value in (("d_model", d_model), ("n_layers", n_layers), ("n_heads", n_heads)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -157,8 +145,13 @@ class TokenPolicy(MaskedActorPolicy):
         self.layout = layout
         self.d_model, self.n_layers, self.n_heads = d_model, n_layers, n_heads
         self.slot_embedding = bool(slot_embedding)
-        self.activation_fn = activation_fn
-        self.net_arch = list(net_arch) if net_arch is not None else None
+        self.encoder_kind = encoder
+        self.neighbourhoods = bool(neighbourhoods)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_network(self) -> None:
+        """Entity embeddings, the pooling (or attention) encoder and the per-entity and pooled heads."""
+        layout, d_model = self.layout, self.d_model
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim
         idx = np.asarray(layout.features, dtype=np.int64)
@@ -175,19 +168,17 @@ class TokenPolicy(MaskedActorPolicy):
             nn.init.normal_(self.slots, std=0.1)
         self.summary = nn.Parameter(th.zeros(d_model))
         self.embed_global = nn.Linear(len(layout.global_features), d_model) if layout.global_features else None
-        self.encoder_kind = encoder
-        self.neighbourhoods = bool(neighbourhoods)
-        if encoder == "attention":
-            layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=0.0,
+        if self.encoder_kind == "attention":
+            layer = nn.TransformerEncoderLayer(d_model, self.n_heads, dim_feedforward=2 * d_model, dropout=0.0,
                                                activation="relu", batch_first=True, norm_first=True)
-            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.encoder = nn.TransformerEncoder(layer, self.n_layers, enable_nested_tensor=False)
         else:
-            groups = _Groups(layout) if layout.neighbourhoods and neighbourhoods else None
-            self.encoder = nn.Sequential(*[_PoolMix(d_model, activation_fn, groups) for _ in range(n_layers)])
+            groups = _Groups(layout) if layout.neighbourhoods and self.neighbourhoods else None
+            self.encoder = nn.Sequential(*[_PoolMix(d_model, self.activation_fn, groups)
+                                           for _ in range(self.n_layers)])
         self.norm = nn.LayerNorm(d_model)
         self.token_head = nn.Linear(d_model, 1)
-        self.pooled_head = nn.Linear(d_model, int(action_space.n))
-        self._init_head(lr_schedule)
+        self.pooled_head = nn.Linear(d_model, int(self.action_space.n))
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
