@@ -33,6 +33,7 @@ import numpy as np
 import torch as th
 from torch import nn
 
+from ips_agents.policies.masked_actor import mask_logits
 from ips_envs.core.validation import check_int
 from ips_envs.smiles.grammar import END_TOKEN, N_ACTIONS, VOCAB, decode, encode
 
@@ -197,7 +198,7 @@ class SmilesPrior(nn.Module):
                 raise ValueError(
                     f"masks must have shape {tuple(logits.shape)} (N, T, actions), got {tuple(masks.shape)}"
                 )
-            logits = logits.masked_fill(~masks, -1e9)
+            logits = mask_logits(logits, masks)
         logp = th.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
         return th.where(valid, logp, th.zeros_like(logp))
 
@@ -272,7 +273,7 @@ class SmilesPrior(nn.Module):
                 sub = {k: v[rows] for k, v in state.items()}
                 legal = th.as_tensor(kernel.legal_actions(sub), device=device)
                 all_masks[rows, t] = legal.cpu()
-                logits = logits.masked_fill(~legal, -th.inf)
+                logits = mask_logits(logits, legal)
             logp = th.log_softmax(logits.float(), dim=-1)
             action = th.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
             if kernel is None and t == width - 1:

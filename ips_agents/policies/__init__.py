@@ -9,10 +9,11 @@ from ips_agents.policies.masked_actor import (
     MaskedActorPolicy,
     MultiInputMaskedActorPolicy,
     check_masks,
+    mask_logits,
     check_net_arch,
     distinct_rows,
 )
 from ips_agents.policies.token import TokenPolicy
 
 __all__ = ["MASKED_LOGIT", "MAX_LAYER_WIDTH", "MaskedActorPolicy", "MultiInputMaskedActorPolicy", "TokenPolicy",
-           "check_masks", "check_net_arch", "distinct_rows"]
+           "check_masks", "mask_logits", "check_net_arch", "distinct_rows"]

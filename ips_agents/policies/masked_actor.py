@@ -20,7 +20,21 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 MASKED_LOGIT = -1e8
-"""Logit given to masked-out actions before the softmax (sb3-contrib's value)."""
+"""Logit given to masked-out actions before the softmax (sb3-contrib's value): the one masking convention of the
+project's policies. Finite, so a row's log-softmax never meets ``inf - inf``, and far enough below any real logit
+that a masked-out action's probability is exactly 0 in float32."""
+
+
+def mask_logits(logits: th.Tensor, action_masks: th.Tensor | np.ndarray | None) -> th.Tensor:
+    """``logits`` with masked-out actions (False in ``action_masks``) set to :data:`MASKED_LOGIT`."""
+    if action_masks is None:
+        return logits
+    mask = th.as_tensor(action_masks, device=logits.device)
+    if mask.dtype != th.bool:
+        mask = mask.bool()
+    if mask.shape != logits.shape:
+        mask = mask.reshape(logits.shape)
+    return th.where(mask, logits, MASKED_LOGIT)
 MAX_LAYER_WIDTH = 2**16
 """Widest hidden layer ``net_arch`` may ask for (65,536 units; two such layers are already 4.3e9 weights)."""
 
@@ -226,14 +240,7 @@ class MaskedActorPolicy(BasePolicy):
         ``distinct=True`` computes the logits through :meth:`distinct_logits`.
         """
         logits = self.distinct_logits(obs) if distinct else self.logits(obs)
-        if action_masks is not None:
-            mask = th.as_tensor(action_masks, device=logits.device)
-            if mask.dtype != th.bool:
-                mask = mask.bool()
-            if mask.shape != logits.shape:
-                mask = mask.reshape(logits.shape)
-            logits = th.where(mask, logits, MASKED_LOGIT)
-        return th.log_softmax(logits, dim=-1)
+        return th.log_softmax(mask_logits(logits, action_masks), dim=-1)
 
     def distinct_logits(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
         """:meth:`logits`, computed once per distinct observation row when :attr:`deduplicate` is on.
@@ -281,11 +288,7 @@ class MaskedActorPolicy(BasePolicy):
 
     def action_probs(self, obs: th.Tensor, action_masks: th.Tensor | np.ndarray | None = None) -> th.Tensor:
         """Masked action probabilities ``[N, A]`` (exactly 0 on masked-out actions)."""
-        logits = self.logits(obs)
-        if action_masks is not None:
-            mask = th.as_tensor(action_masks, dtype=th.bool, device=logits.device)
-            logits = logits.masked_fill(~mask, -th.inf)
-        return th.softmax(logits, dim=-1)
+        return th.softmax(mask_logits(self.logits(obs), action_masks), dim=-1)
 
     def _predict(
         self, observation: th.Tensor, deterministic: bool = False, action_masks: np.ndarray | None = None
