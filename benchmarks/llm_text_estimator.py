@@ -6,7 +6,7 @@ with the sample, and the summed probability of the distinct sampled completions 
 bound of ``p(o)`` that can. This script measures, on the tiny GPT-2 (a broad prior over Boolean x, y depth-2
 answers, about half of them admissible) and tasks with a small answer space:
 
-1. ``p(o)`` by heavy sampling (``--samples`` completions per task, default 8192);
+1. ``p(o)`` by heavy sampling (``--samples`` completions per task, default 4096);
 2. the same samples cut into groups of ``G`` (8 and 16); every rule of
    :func:`ips_agents.integrations.groups.sequence_propensities` gives ``p_hat`` per sample;
 3. for every admissible outcome the expected IPS push ``E[sum_{g: o_g = o} 1 / (G max(p_hat_g, eps))]`` over
@@ -15,11 +15,12 @@ answers, about half of them admissible) and tasks with a small answer space:
    (rare outcomes get less). Reported: the mean absolute error of the push against that target over the
    admissible outcomes, split at ``p = 1 / G``, and the mean |log p_hat - log p|.
 
-    python -m benchmarks.llm_text_estimator [--quick] [--samples 8192] [--tasks 3] [--write]
+    python -m benchmarks.llm_text_estimator [--quick] [--samples 4096] [--tasks 3] [--write]
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,14 +38,14 @@ EPS = 0.01
 
 
 def prior_model(f: Any, tasks: Sequence[dict], quick: bool) -> tuple[Any, Any]:
-    """The tiny GPT-2 pretrained on a broad prior (as in examples/llm_trl_ips.py)."""
+    """The tiny GPT-2 pretrained on a broad prior (as in examples/llm_trl_ips.py, 200 steps on 4,096 pairs)."""
     from ips_agents.integrations.tiny_lm import char_tokenizer, positions_needed, pretrain, prior_data, tiny_gpt2
 
-    prompts, answers = prior_data(f, tasks, 512 if quick else 8192, seed=0, admissible_fraction=0.5)
+    prompts, answers = prior_data(f, tasks, 512 if quick else 4096, seed=0, admissible_fraction=0.5)
     tok = char_tokenizer()
     model = tiny_gpt2(tok, n_positions=positions_needed(tok, prompts, answers, max_new_tokens=40),
                       n_embd=32 if quick else 64, n_layer=1 if quick else 2)
-    pretrain(model, tok, prompts, answers, steps=40 if quick else 300, batch_size=32 if quick else 64,
+    pretrain(model, tok, prompts, answers, steps=40 if quick else 200, batch_size=32 if quick else 64,
              learning_rate=1e-2 if quick else 3e-3)
     return model, tok
 
@@ -75,11 +76,11 @@ def measure(outcomes: np.ndarray, valid: np.ndarray, seqs: list, logps: np.ndarr
 def main(argv: Sequence[str] | None = None) -> int:
     parser = report.parser(__doc__, tasks=True)
     add_write_argument(parser)
-    parser.add_argument("--samples", type=int, default=None, help="completions per task (default 8192)")
+    parser.add_argument("--samples", type=int, default=None, help="completions per task (default 4096)")
     args = parser.parse_args(argv)
     quick = args.quick
-    samples, n_tasks = args.samples or (256 if quick else 8192), args.tasks or (1 if quick else 3)
-    torch.set_num_threads(2)
+    samples, n_tasks = args.samples or (256 if quick else 4096), args.tasks or (1 if quick else 3)
+    torch.set_num_threads(1)
     from ips_agents.integrations.tiny_lm import sample_with_logprobs
     from ips_envs.text import face
 
@@ -87,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f = face("IPS/BooleanExpr-v0")
     tasks = f.kernel.all_tasks()
     model, tok = prior_model(f, tasks, quick)
+    print(f"prior trained in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     chosen = [t for t in tasks if 3 <= len(f.admissible_outcomes(t)) <= 8][:n_tasks]
     rows, results = [], {}
     for i, task in enumerate(chosen):
@@ -95,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parsed = [f.parse(f.with_prompt(x, prompt), task) for x in texts]
         outcomes = outcome_keys([r.outcome for r in parsed])
         valid = np.array([r.valid for r in parsed])
+        print(f"task {i}: {samples} samples at {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         for g in (8, 16):
             for rule in PROPENSITY_RULES:
                 results.setdefault((g, rule), []).append(measure(outcomes, valid, seqs, logps, g, rule))
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"(p(o) = their frequency); eps = {EPS}; distinct strings per admissible outcome: "
              f"{np.mean(results['strings']):.1f} on average; lowest push error: G=8 {best[8]}, G=16 {best[16]}; "
              f"wall time {time.perf_counter() - start:.0f} s")
-    full = dict(samples=(None, 8192), tasks=(None, 3), seeds=(None,))
+    full = dict(samples=(None, 4096), tasks=(None, 3), seeds=(None,))
     write = writes_results(args, full)
     if not write and not args.no_write:
         print("(not written to RESULTS.md: a partial configuration; pass --write to record it)")
