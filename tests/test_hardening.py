@@ -215,7 +215,8 @@ def test_datasets_refuses_an_unwritable_out_before_building(tmp_path, capsys):
 
 
 def test_a_double_ctrl_c_always_exits_130_with_one_line(tmp_path, children):
-    """Two SIGINTs 30 ms apart, several times: exit status 130, one line, no traceback; --resume then works."""
+    """Two SIGINTs 30 ms apart, several times: status 130 (or 0 when the first stop had already finished), never a
+    traceback or death by the signal; --resume then works."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     folder = tmp_path / "run"
     for attempt in range(3):
@@ -232,8 +233,11 @@ def test_a_double_ctrl_c_always_exits_130_with_one_line(tmp_path, children):
         time.sleep(0.03)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130 and "Traceback" not in err, (proc.returncode, err)
-        assert err.strip().splitlines()[-1].startswith("SIGINT received twice: stopped at once"), err
+        assert "Traceback" not in err and proc.returncode in (0, 130), (proc.returncode, err)
+        if proc.returncode == 130:  # the second signal came while the run was still stopping
+            assert err.strip().splitlines()[-1].startswith("SIGINT received twice: stopped at once"), err
+        else:  # the first stop had already finished (checkpoint saved, message printed): the second is ignored
+            assert err.strip().splitlines()[-1].endswith("continue with --resume"), err
         load_run(folder)  # the last checkpoint is whole (and the next attempt resumes it, taking over the lock)
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +32,7 @@ from ips_agents.cli.prior import add_prior_parser, run_prior
 from ips_agents.cli.sweep import add_sweep_parser, run_sweep_command
 from ips_agents.cli.train import add_train_parser, run_train
 from ips_agents.runs.files import RunLocked
-from ips_agents.runs.training import RunInterrupted, exit_at_once_on_signals
+from ips_agents.runs.training import RunInterrupted, exit_after_stop, exit_at_once_on_signals
 from ips_agents.runs.units import UnitsFailed
 
 SUBCOMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
@@ -44,6 +46,14 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser], Callable[
 """Subcommand name -> (function adding its parser, handler returning the exit status)."""
 
 __all__ = ["SUBCOMMANDS", "UsageError", "build_parser", "main", "one_line", "run_command"]
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT / SIGTERM from now on (Python would otherwise reset them to the default, fatal, action while
+    the interpreter shuts down)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(s, signal.SIG_IGN)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,11 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     A training run stopped by SIGINT / SIGTERM (after saving its checkpoint) prints how to resume and returns 0.
     """
     args = build_parser().parse_args(argv)
+    exit_after_stop(True)  # the command ends after a stopped run: a second Ctrl-C is status 130 at any moment
     try:
         return run_command(args)
     except RunInterrupted as e:
         exit_at_once_on_signals()  # a second Ctrl-C from here to the exit: status 130, as during the run
-        print(f"ips-rl: {e}", file=sys.stderr)
+        print(f"ips-rl: {e}", file=sys.stderr, flush=True)
+        ignore_stop_signals()  # the work is done: a signal during interpreter shutdown must not kill it (status 0)
         return 0
+    finally:
+        exit_after_stop(False)  # main() called in process (tests, notebooks): later library runs restore handlers
 
 

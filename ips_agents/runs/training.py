@@ -135,11 +135,13 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
         yield stop
         return
 
+    names = {int(s): signal.Signals(s).name for s in signals}
+
     def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
         if stop.requested:
             exit_at_once(signum, frame)
-        stop.signal_name = name
+        stop.signal_name = names.get(signum, str(signum))  # first thing: a second signal from here on exits
+        name = stop.signal_name
         print(f"\n{name} received: saving a checkpoint after the current batch (send it again to stop at once)",
               file=sys.stderr, flush=True)
 
@@ -149,7 +151,18 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
         yield stop
     finally:
         for s, h in previous.items():
-            signal.signal(s, h)
+            # a process that ends after a stop (the CLI) keeps exit_at_once, so no second signal ever meets the
+            # default handler between this block and the exit
+            signal.signal(s, exit_at_once if stop.requested and _EXIT_AFTER_STOP[0] else h)
+
+
+_EXIT_AFTER_STOP = [False]
+
+
+def exit_after_stop(enabled: bool = True) -> None:
+    """Whether a stopped run leaves :func:`exit_at_once` installed (the CLI: the process ends after a stop) instead of
+    putting the previous handlers back (the default: a library caller, e.g. a notebook, keeps its own Ctrl-C)."""
+    _EXIT_AFTER_STOP[0] = bool(enabled)
 
 
 def exit_at_once(signum: int, frame: Any) -> None:
