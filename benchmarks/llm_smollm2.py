@@ -40,7 +40,7 @@ from benchmarks.llm_hypospace import SETTINGS, add_write_argument, evaluate, grp
 from benchmarks.report import table
 from ips_envs.datasets import split_tasks
 
-PLAN = dict(sft_pairs=1000, sft_steps=20, sft_batch=8, sft_lr=5e-5, num_generations=8, prompts_per_step=1,
+PLAN = dict(sft_pairs=1000, sft_steps=20, sft_batch=8, sft_lr=1e-4, num_generations=8, prompts_per_step=1,
             steps=8, learning_rate=1e-5, eps=0.1, scale_rewards="group", loss_type="dr_grpo",
             max_completion_length=20)
 """The plan for the 135M model sized to a shared 2-core CPU (the report gives each stage's wall time; on a GPU
@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--settings", nargs="*", default=DEFAULT_SETTINGS, choices=list(SETTINGS))
     parser.add_argument("--steps", type=int, default=None, help="GRPOTrainer steps per run")
+    parser.add_argument("--sft-steps", type=int, default=None, help="SFT steps of the warm-start")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on the CPU")
     args = parser.parse_args(argv)
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -128,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = dict(QUICK if quick else PLAN)
     if args.steps:
         plan["steps"] = args.steps
+    if args.sft_steps:
+        plan["sft_steps"] = args.sft_steps
     seeds, n_tasks = args.seeds or (1 if quick else 2), args.tasks or (2 if quick else 20)
     settings = args.settings if not quick or args.settings != DEFAULT_SETTINGS else ["boolean"]
     torch.set_num_threads(args.threads)
@@ -166,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"{plan['prompts_per_step']} prompts x {plan['num_generations']} completions (lr "
              f"{plan['learning_rate']}, {plan['loss_type']}, scale_rewards={plan['scale_rewards']}, IPS eps "
              f"{plan['eps']}); wall time {wall:.0f} s")
-    full = dict(seeds=(None, 2), tasks=(None, 20), settings=(DEFAULT_SETTINGS,), steps=(None,), model=("smollm2",),
-                device=("cpu", "cuda"))
+    full = dict(seeds=(None, 2), tasks=(None, 20), settings=(DEFAULT_SETTINGS,), steps=(None,), sft_steps=(None,),
+                model=("smollm2",), device=("cpu", "cuda"))
     write = writes_results(args, full)
     if not write and not args.no_write:
         print("(not written to RESULTS.md: a partial configuration; pass --write to record it)")
