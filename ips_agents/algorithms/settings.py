@@ -130,14 +130,6 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 """Every IPS-GRPO setting, by name (the order is the order of ``--help``)."""
 
 
-def default(name: str) -> Any:
-    """The default of setting ``name`` (KeyError naming the known settings for an unknown one)."""
-    try:
-        return SETTINGS[name].default
-    except KeyError:
-        raise KeyError(f"unknown setting {name!r}; known: {sorted(SETTINGS)}") from None
-
-
 @dataclass(frozen=True)
 class EstimatorDefaults:
     """The settings that default per estimator (see :func:`resolve_estimator_defaults`)."""

@@ -22,7 +22,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from ips_agents.cli.parsing import UsageError, folder_path, seed_int
+from ips_agents.cli.parsing import Parser, UsageError, folder_path, seed_int
 from ips_agents.cli.train import add_train_arguments, check_env_id, given_settings
 from ips_agents.integrations.ray_tune import RayOptions, add_ray_arguments, ray_options
 from ips_agents.runs.config import RunConfig
@@ -68,8 +68,6 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def _train_arguments_parser() -> argparse.ArgumentParser:
-    from ips_agents.cli.parsing import Parser
-
     parser = Parser(prog="ips-rl train", add_help=False)
     add_train_arguments(parser)
     return parser

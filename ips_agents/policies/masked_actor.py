@@ -25,6 +25,15 @@ project's policies. Finite, so a row's log-softmax never meets ``inf - inf``, an
 that a masked-out action's probability is exactly 0 in float32."""
 
 
+def sample_log_probs(logp: th.Tensor) -> th.Tensor:
+    """One action per row ``[N, 1]`` drawn from the categorical with log-probabilities ``logp`` ``[N, A]``.
+
+    Gumbel-max: ``argmax(log p - log E)`` with ``E ~ Exp(1)`` (``-log E`` is Gumbel noise); an action with
+    ``log p = -inf`` (or :data:`MASKED_LOGIT` far below the rest) is never drawn.
+    """
+    return (logp - th.empty_like(logp).exponential_().log()).argmax(dim=-1, keepdim=True)
+
+
 def mask_logits(logits: th.Tensor, action_masks: th.Tensor | np.ndarray | None) -> th.Tensor:
     """``logits`` with masked-out actions (False in ``action_masks``) set to :data:`MASKED_LOGIT`."""
     if action_masks is None:
@@ -273,8 +282,7 @@ class MaskedActorPolicy(BasePolicy):
         if deterministic:
             actions = logp.argmax(dim=-1, keepdim=True)
         else:
-            # argmax(log p - log E), E ~ Exp(1), is a sample of the categorical (-log E is Gumbel noise)
-            actions = (logp - th.empty_like(logp).exponential_().log()).argmax(dim=-1, keepdim=True)
+            actions = sample_log_probs(logp)
         return actions.squeeze(-1), logp.gather(-1, actions).squeeze(-1)
 
     def evaluate_actions(

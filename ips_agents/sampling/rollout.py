@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from ips_agents.policies.masked_actor import sample_log_probs
 from ips_agents.sampling.group_env import GroupEnv, Obs, concat_obs, index_obs
 
 
@@ -152,6 +153,5 @@ def explore_step(policy: Any, obs: Obs, masks: np.ndarray, eps: float) -> tuple[
     legal = th.as_tensor(masks, device=logp_all.device)
     uniform = legal / legal.sum(dim=-1, keepdim=True)
     logq_all = th.log((1.0 - eps) * logp_all.exp() + eps * uniform)
-    # Gumbel-max on log q (masked-out actions have q = 0, log q = -inf, and are never drawn)
-    actions = (logq_all - th.empty_like(logq_all).exponential_().log()).argmax(dim=-1, keepdim=True)
+    actions = sample_log_probs(logq_all)  # masked-out actions have q = 0 (log q = -inf): never drawn
     return actions.squeeze(-1), logp_all.gather(-1, actions).squeeze(-1), logq_all.gather(-1, actions).squeeze(-1)
